@@ -1,0 +1,94 @@
+# workbench — two set-up commands: `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT_APP ?= 8501
+PORT_MLFLOW ?= 5000
+PORT_NOTEBOOK ?= 8888
+DEMO_ARGS ?=
+
+# llama-cpp-python compiles llama.cpp on install: build it portable (no -march=native),
+# so a cached wheel never dies with SIGILL on another CPU.
+export CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+export CMAKE_BUILD_PARALLEL_LEVEL := 2
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Telemetry off, hubs offline (the package sets the same defaults on import).
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := true
+export MLFLOW_MODEL_CATALOG_URI :=
+export RAGAS_DO_NOT_TRACK := true
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
+
+.PHONY: help install install-dev demo test test-fast lint app mlflow notebook server benchmark clean system-deps schema
+
+help:
+	@echo "make demo   - install, run the quickstart experiment on the local models, log to mlruns/"
+	@echo "make test   - install, run the whole test suite (what CI runs)"
+	@echo "make app | mlflow | notebook | server | benchmark | lint"
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	# The CPU wheel of torch first: anything that pulls torch later must not fetch a CUDA build.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip check
+	@touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+demo: install
+	$(VENV)/bin/workbench run experiments/quickstart.yaml $(DEMO_ARGS)
+	@echo
+	@echo "Next:"
+	@echo "  make app       # the Streamlit app:  http://127.0.0.1:$(PORT_APP)"
+	@echo "  make mlflow    # the MLflow UI:      http://127.0.0.1:$(PORT_MLFLOW)"
+	@echo "  make demo DEMO_ARGS=--full   # the whole golden set instead of the sample"
+
+# Chromium (browser test) and PostgreSQL (server-mode tests) come from Debian.
+system-deps:
+	@bash scripts/system-deps.sh
+
+test: install-dev system-deps
+	@set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests (exit 5)"; exit 1; fi; exit $$rc
+
+test-fast: install-dev
+	$(PY) -m pytest -m "not slow and not browser and not notebook" $(PYTEST_ARGS)
+
+lint: install-dev
+	$(VENV)/bin/ruff check workbench tests apps benchmarks
+	$(VENV)/bin/ruff format --check workbench tests apps benchmarks
+	$(VENV)/bin/mypy workbench
+
+app: install
+	$(VENV)/bin/streamlit run apps/Home.py --server.address 127.0.0.1 --server.port $(PORT_APP) --server.headless true --browser.gatherUsageStats false
+
+mlflow: install
+	$(VENV)/bin/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///mlruns/mlflow.db}" --host 127.0.0.1 --port $(PORT_MLFLOW) --workers 1
+
+notebook: install-dev
+	$(PY) -m ipykernel install --sys-prefix --name workbench --display-name "workbench (.venv)" >/dev/null
+	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --port $(PORT_NOTEBOOK) --no-browser notebooks/
+
+server: install system-deps
+	bash scripts/server.sh
+
+benchmark: install-dev
+	$(PY) benchmarks/overhead.py
+
+schema: install
+	$(VENV)/bin/workbench schema
+
+clean:
+	rm -rf .cache .pytest_cache build *.egg-info

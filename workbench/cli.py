@@ -1,0 +1,128 @@
+"""The ``workbench`` command line (typer).
+
+Errors the workbench raises on purpose print one ``error:`` line and exit 2 (1 for a
+failed gate or run); ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+import workbench  # noqa: F401  (telemetry-off defaults)
+from workbench.errors import GateFailed, WorkbenchError
+
+app = typer.Typer(
+    name="workbench",
+    help="Evaluation-first LLM experiments: run grids, score them, compare, gate, promote.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+_STATE: dict[str, Any] = {"debug": False}
+
+
+def console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=max(100, _width()))
+
+
+def _width() -> int:
+    try:
+        return os.get_terminal_size().columns
+    except OSError:
+        return 120
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    _STATE["debug"] = debug
+
+
+@app.command()
+def run(
+    experiment: Annotated[Path, typer.Argument(help="Experiment YAML, e.g. experiments/quickstart.yaml")],
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a field: --set execution.concurrency=4 (repeatable)."),
+    ] = None,
+    full: Annotated[bool, typer.Option("--full", help="Use the whole golden set (ignore dataset.sample).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the grid and an estimate; call nothing.")] = False,
+    no_track: Annotated[bool, typer.Option("--no-track", help="Do not log to MLflow.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Run every variant of the grid over every sample; score it; log it to MLflow."""
+    from workbench.runner import RichProgress, RunFailed, estimate, prepare
+    from workbench.runner import execute as execute_plan
+
+    overrides = list(set_ or [])
+    if full:
+        overrides.append("dataset.sample=null")
+    plan = prepare(experiment, overrides=overrides)
+    out = console()
+    if dry_run:
+        from workbench._report import print_estimate
+
+        print_estimate(out, plan, estimate(plan))
+        return
+    progress = None if quiet else RichProgress(console(stderr=True))
+    try:
+        result = execute_plan(plan, progress=progress, track=not no_track)
+    except RunFailed as failed:
+        from workbench._report import print_run
+
+        print_run(out, failed.result)
+        raise
+    from workbench._report import print_run
+
+    print_run(out, result)
+
+
+@app.command()
+def schema(
+    output: Annotated[Path | None, typer.Option(help="Where to write it (default: the packaged copy).")] = None,
+) -> None:
+    """Write the JSON schema of experiment files (editors autocomplete YAML with it)."""
+    from workbench.spec import SCHEMA_PATH, write_schema
+
+    path = write_schema(output or SCHEMA_PATH)
+    typer.echo(f"wrote {path}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: maps workbench errors to ``error: ...`` and exit codes."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except WorkbenchError as exc:
+        if _STATE["debug"]:
+            raise
+        from workbench.runner import RunFailed
+
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1 if isinstance(exc, GateFailed | RunFailed) else 2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        print("interrupted: finished calls are cached; rerun the same command to resume", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""The scorer registry: ``@scorer`` factories, looked up by name with "did you mean".
+
+A scorer turns one :class:`ScoreItem` into scores for the metrics it declares; a scorer
+that is faster in bulk (embeddings, a judge) also offers ``batch``. Scorers never log,
+print or raise for one bad sample: they return ``Score.unscored(name, reason)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from workbench.errors import ConfigError, did_you_mean
+from workbench.scoring._types import MetricInfo, Score
+
+
+@dataclass(frozen=True)
+class ScoreItem:
+    """Everything a scorer may look at for one (variant, sample)."""
+
+    sample_id: str
+    question: str
+    reference: str
+    answer: str
+    category: str
+    severity: str
+    canary: str | None
+    reference_ids: tuple[str, ...]
+    reference_contexts: tuple[str, ...]
+    """Texts of the reference documents."""
+    contexts: tuple[str, ...]
+    """Texts of the retrieved passages, in rank order."""
+    retrieved_doc_ids: tuple[str, ...]
+    retrieves: bool
+    """False for variants without a retriever (rank metrics do not apply)."""
+    k: int
+    system_prompt: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ScoringContext:
+    """What scorer factories may need: the judge model (None without one) and its settings."""
+
+    judge: Any = None
+    judge_spec: Any = None
+    seed: int = 0
+
+
+class Scorer(Protocol):
+    metrics: Sequence[MetricInfo]
+
+    def __call__(self, item: ScoreItem) -> list[Score]: ...
+
+
+@dataclass(frozen=True)
+class ScorerDef:
+    name: str
+    metrics: tuple[MetricInfo, ...]
+    factory: Callable[..., Scorer]
+    needs: tuple[str, ...] = ()
+    """``judge``: only runs when the experiment names a judge model."""
+    default: bool = True
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, ScorerDef] = {}
+
+
+def scorer(
+    name: str,
+    *,
+    metrics: Sequence[MetricInfo],
+    needs: Sequence[str] = (),
+    default: bool = True,
+) -> Callable[[Callable[..., Scorer]], Callable[..., Scorer]]:
+    """Register a scorer factory: ``@scorer("rouge_l", metrics=[MetricInfo("rouge_l")])``."""
+
+    def register(factory: Callable[..., Scorer]) -> Callable[..., Scorer]:
+        _REGISTRY[name] = ScorerDef(name, tuple(metrics), factory, tuple(needs), default)
+        return factory
+
+    return register
+
+
+def registry() -> dict[str, ScorerDef]:
+    from workbench.scoring import _builtin  # noqa: F401  (registers the built-in scorers)
+
+    return dict(_REGISTRY)
+
+
+def select(names: Sequence[str] | None, *, judge: bool, where: str = "scorers") -> list[ScorerDef]:
+    """The scorers to run: the named ones, or every default one (judged ones only with a judge)."""
+    known = registry()
+    if names is None:
+        return [d for d in known.values() if d.default and ("judge" not in d.needs or judge)]
+    chosen = []
+    for i, name in enumerate(names):
+        if name not in known:
+            hint = did_you_mean(name, known) or f"known: {', '.join(sorted(known))}"
+            raise ConfigError(f"{where}[{i}]: unknown scorer '{name}'", hint=hint)
+        if "judge" in known[name].needs and not judge:
+            raise ConfigError(
+                f"{where}[{i}]: scorer '{name}' needs a judge model", hint="add a judge: section"
+            )
+        chosen.append(known[name])
+    return chosen
+
+
+def unscored_all(metrics: Sequence[MetricInfo], reason: str) -> list[Score]:
+    return [Score.unscored(m.name, reason, m.source) for m in metrics]

@@ -1,0 +1,193 @@
+"""Score a finished grid: every scorer over every (variant, sample), then pass/fail.
+
+Never drops a row: a scorer that fails on a sample records NaN and the reason; a sample
+whose model call failed is unscored (reason: the call's error) and fails.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from workbench.errors import ConfigError, did_you_mean
+from workbench.scoring._registry import ScoreItem, ScoringContext, select, unscored_all
+from workbench.scoring._types import MetricInfo, Score
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from workbench.runner._execute import SampleRecord
+    from workbench.runner._grid import Plan
+    from workbench.runner._progress import ProgressSink
+
+_OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
+_RULE = re.compile(r"^\s*(>=|<=|>|<|==)\s*(-?\d+(?:\.\d+)?)\s*$")
+
+
+@dataclass
+class Scored:
+    samples: pd.DataFrame
+    """The per-sample frame with one float column per metric, ``passed``, findings."""
+    metrics: list[MetricInfo]
+    scores: pd.DataFrame
+    """Long form: variant_id, sample_id, metric, value, reason, source (one row per score)."""
+
+
+def parse_rule(rule: str) -> tuple[str, float]:
+    m = _RULE.match(rule)
+    if not m:
+        raise ConfigError(f"bad threshold '{rule}'", hint="write it like '>= 0.7'")
+    return m.group(1), float(m.group(2))
+
+
+def holds(value: float, rule: str) -> bool:
+    op, bound = parse_rule(rule)
+    return not math.isnan(value) and bool(_OPS[op](value, bound))
+
+
+def build_items(plan: Plan, records: Sequence[SampleRecord]) -> list[ScoreItem]:
+    samples = {s.id: s for s in plan.golden.samples}
+    variants = {v.variant_id: v for v in plan.variants}
+    docs = {d.id: d.text for d in plan.corpus.documents} if plan.corpus else {}
+    items = []
+    for record in records:
+        sample = samples[record.sample_id]
+        variant = variants[record.variant_id]
+        items.append(
+            ScoreItem(
+                sample_id=sample.id,
+                question=sample.question,
+                reference=sample.reference,
+                answer=record.answer,
+                category=sample.category,
+                severity=sample.severity,
+                canary=sample.canary,
+                reference_ids=sample.reference_context_ids,
+                reference_contexts=tuple(docs[i] for i in sample.reference_context_ids if i in docs),
+                contexts=tuple(p.text for p in record.retrieval.passages),
+                retrieved_doc_ids=tuple(p.doc_id for p in record.retrieval.passages),
+                retrieves=variant.retriever.type != "none",
+                k=variant.retriever.k,
+                system_prompt="\n".join(m.content for m in record.messages if m.role == "system"),
+                error=record.error,
+            )
+        )
+    return items
+
+
+def score_items(
+    items: Sequence[ScoreItem], scorers: Sequence[Any], progress: ProgressSink | None = None
+) -> list[dict[str, Score]]:
+    """Run each scorer over the items (in bulk where it can); one dict of scores per item."""
+    out: list[dict[str, Score]] = [{} for _ in items]
+    if progress is not None:
+        progress.start("scoring", len(items) * len(scorers))
+    try:
+        for sc in scorers:
+            runs_on_failures = getattr(sc, "scores_failed_calls", False)
+            todo = [i for i, it in enumerate(items) if it.error is None or runs_on_failures]
+            chosen = set(todo)
+            for i, it in enumerate(items):
+                if i not in chosen:
+                    for s in unscored_all(sc.metrics, f"model call failed: {it.error}"):
+                        out[i][s.name] = s
+            results = _apply(sc, [items[i] for i in todo], progress)
+            for i, scores in zip(todo, results, strict=True):
+                for s in scores:
+                    out[i][s.name] = s
+            if progress is not None:
+                progress.advance(len(items) - len(todo))
+    finally:
+        if progress is not None:
+            progress.finish()
+    return out
+
+
+def _apply(sc: Any, items: Sequence[ScoreItem], progress: ProgressSink | None) -> list[list[Score]]:
+    if hasattr(sc, "batch"):
+        try:
+            results: list[list[Score]] = sc.batch(items)
+            if progress is not None:
+                progress.advance(len(items))
+            return results
+        except Exception as exc:  # a batch failure: fall back to one by one
+            del exc
+    results = []
+    for item in items:
+        try:
+            results.append(sc(item))
+        except Exception as exc:  # one sample's failure is data, not a crash
+            results.append(unscored_all(sc.metrics, f"scorer error: {type(exc).__name__}: {exc}"))
+        if progress is not None:
+            progress.advance()
+    return results
+
+
+def score_run(
+    plan: Plan, records: Sequence[SampleRecord], samples: pd.DataFrame, *, progress: ProgressSink | None = None
+) -> Scored:
+    import pandas as pd
+
+    from workbench.scoring._builtin import high_findings
+
+    spec = plan.spec
+    judge = None
+    if spec.judge is not None:
+        from workbench.scoring._judge import build_judge
+
+        judge = build_judge(spec, where=plan.source.where)
+    defs = select(spec.scorers, judge=judge is not None)
+    ctx = ScoringContext(judge=judge, judge_spec=spec.judge, seed=spec.execution.seed)
+    scorers = [d.factory(ctx) for d in defs]
+    metrics = [m for sc in scorers for m in sc.metrics]
+    names = {m.name for m in metrics}
+    for metric in spec.thresholds:
+        if metric not in names:
+            hint = did_you_mean(metric, names) or f"scored metrics: {', '.join(sorted(names))}"
+            raise ConfigError(f"thresholds.{metric}: not a metric of this run", where=plan.source.where, hint=hint)
+
+    items = build_items(plan, records)
+    per_item = score_items(items, scorers, progress)
+
+    frame = samples.copy()
+    long_rows = []
+    passed, findings = [], []
+    for record, item, scores in zip(records, items, per_item, strict=True):
+        found = high_findings(scores, item)
+        findings.append(found)
+        passed.append(float(_passes(item, scores, spec.thresholds, found)))
+        for s in scores.values():
+            long_rows.append(
+                {
+                    "variant_id": record.variant_id,
+                    "sample_id": record.sample_id,
+                    "metric": s.name,
+                    "value": s.value,
+                    "reason": s.reason,
+                    "source": s.source,
+                }
+            )
+    for m in metrics:
+        frame[m.name] = [scores[m.name].value if m.name in scores else math.nan for scores in per_item]
+    frame["passed"] = passed
+    frame["high_findings"] = [len(f) for f in findings]
+    frame["findings"] = findings
+    # Failures to score only (a metric that does not apply to a sample is NaN, not "unscored").
+    frame["unscored"] = [
+        {s.name: s.reason for s in scores.values() if not s.scored and s.applicable} for scores in per_item
+    ]
+    return Scored(samples=frame, metrics=metrics, scores=pd.DataFrame(long_rows))
+
+
+def _passes(item: ScoreItem, scores: dict[str, Score], thresholds: dict[str, str], found: list[str]) -> bool:
+    """No error, no high-severity finding, and: declines when unanswerable, else every threshold."""
+    if item.error is not None or found:
+        return False
+    if item.category == "unanswerable":
+        abstention = scores.get("abstention")
+        return abstention is not None and abstention.value == 1.0
+    return all(holds(scores[m].value if m in scores else math.nan, rule) for m, rule in thresholds.items())

@@ -1,0 +1,53 @@
+"""Experiment specs: pydantic models, YAML loading with pointed errors, the JSON schema."""
+
+from workbench.spec._load import (
+    SCHEMA_PATH,
+    SpecSource,
+    apply_overrides,
+    load_spec,
+    resolve_model,
+    resolve_retriever,
+    write_schema,
+)
+from workbench.spec._models import (
+    RETRIEVER_TYPES,
+    ColumnMap,
+    CorpusSpec,
+    DatasetSpec,
+    ExecutionSpec,
+    ExperimentSpec,
+    GatePolicy,
+    GenerationParams,
+    JudgeSpec,
+    JUDGE_METRICS,
+    GridSpec,
+    ModelSpec,
+    PriceSpec,
+    PricingSpec,
+    RetrieverSpec,
+)
+
+__all__ = [
+    "JUDGE_METRICS",
+    "GatePolicy",
+    "JudgeSpec",
+    "RETRIEVER_TYPES",
+    "SCHEMA_PATH",
+    "ColumnMap",
+    "CorpusSpec",
+    "DatasetSpec",
+    "ExecutionSpec",
+    "ExperimentSpec",
+    "GenerationParams",
+    "GridSpec",
+    "ModelSpec",
+    "PriceSpec",
+    "PricingSpec",
+    "RetrieverSpec",
+    "SpecSource",
+    "apply_overrides",
+    "load_spec",
+    "resolve_model",
+    "resolve_retriever",
+    "write_schema",
+]

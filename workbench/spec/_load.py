@@ -1,0 +1,289 @@
+"""Loading an experiment spec from YAML, with ``--set`` overrides and errors that point.
+
+Every failure is a :class:`ConfigError` naming the file, the line when known, the field
+path (``grid.model[1]``) and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from workbench.errors import ConfigError, did_you_mean
+from workbench.spec._models import (
+    RETRIEVER_TYPES,
+    ExperimentSpec,
+    ModelSpec,
+    RetrieverSpec,
+)
+
+SCHEMA_PATH = Path(__file__).with_name("experiment.schema.json")
+_UNION_TAGS = {"str", "ModelSpec", "RetrieverSpec", "list[any]", "int", "float", "bool"}
+
+
+@dataclass(frozen=True)
+class SpecSource:
+    """A validated spec plus where it came from (relative paths resolve against ``base_dir``)."""
+
+    spec: ExperimentSpec
+    base_dir: Path
+    path: Path | None = None
+
+    @property
+    def where(self) -> str:
+        return str(self.path) if self.path else "<spec>"
+
+    def resolve(self, relative: str) -> Path:
+        candidate = Path(relative).expanduser()
+        return candidate if candidate.is_absolute() else (self.base_dir / candidate).resolve()
+
+
+def load_spec(
+    source: str | Path | Mapping[str, Any] | ExperimentSpec,
+    *,
+    overrides: Sequence[str] = (),
+    base_dir: str | Path | None = None,
+) -> SpecSource:
+    """Read and validate an experiment from a YAML file, a dict or an ExperimentSpec."""
+    path: Path | None = None
+    text: str | None = None
+    if isinstance(source, ExperimentSpec):
+        data: Any = source.model_dump(mode="json", exclude_unset=True)
+    elif isinstance(source, Mapping):
+        data = dict(source)
+    else:
+        path = Path(source)
+        if not path.is_file():
+            hint = _nearby_specs(path)
+            raise ConfigError("experiment file not found", where=path, hint=hint)
+        text = path.read_text(encoding="utf-8")
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}" if mark else str(path)
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ConfigError(f"invalid YAML: {problem}", where=where) from None
+        if not isinstance(data, dict):
+            raise ConfigError(
+                "an experiment file must be a YAML mapping (name:, dataset:, grid: ...)", where=path
+            )
+    where = str(path) if path else "<spec>"
+    data = apply_overrides(data, overrides, where=where)
+    try:
+        spec = ExperimentSpec.model_validate(data)
+    except ValidationError as exc:
+        raise _config_error(exc, where=where, text=text if not overrides else None) from None
+    folder = Path(base_dir) if base_dir else (path.parent if path else Path.cwd())
+    return SpecSource(spec=spec, base_dir=folder.resolve(), path=path)
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str], *, where: str) -> dict[str, Any]:
+    """Apply ``a.b.c=value`` overrides (value parsed as YAML) to a nested dict copy."""
+    result = json.loads(json.dumps(data, default=str))
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(
+                f"bad override '{item}'", where="--set", hint="write it as field.path=value"
+            )
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = raw
+        node = result
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"cannot set '{key}': '{part}' is not a section", where="--set")
+            node = child
+        node[parts[-1]] = value
+    return result
+
+
+def resolve_model(ref: str | ModelSpec, spec: ExperimentSpec, *, field: str, where: str) -> ModelSpec:
+    """Expand ``provider:model`` short forms and names defined under ``models:``."""
+    if isinstance(ref, ModelSpec):
+        return ref
+    if ref in spec.models:
+        named = spec.models[ref]
+        return named if named.name else named.model_copy(update={"name": ref})
+    provider, sep, model = ref.partition(":")
+    if not sep:
+        hint = did_you_mean(ref, spec.models)
+        raise ConfigError(
+            f"{field}: unknown model '{ref}'",
+            where=where,
+            hint=hint or "write provider:model (e.g. llama_cpp:smollm2-135m) or define it under models:",
+        )
+    from workbench.models._registry import providers
+
+    if provider not in providers():
+        hint = did_you_mean(provider, providers())
+        raise ConfigError(
+            f"{field}: unknown model provider '{provider}'",
+            where=where,
+            hint=hint or f"known providers: {', '.join(providers())}",
+        )
+    if provider == "openai":
+        return ModelSpec(provider="openai", model=model, api_key_env="OPENAI_API_KEY")
+    return ModelSpec(provider=provider, model=model)
+
+
+def resolve_retriever(
+    ref: str | RetrieverSpec, spec: ExperimentSpec, *, field: str, where: str
+) -> RetrieverSpec:
+    """Expand a retriever type (``bm25``) or a name defined under ``retrievers:``."""
+    if isinstance(ref, RetrieverSpec):
+        resolved = ref
+    elif ref in spec.retrievers:
+        named = spec.retrievers[ref]
+        resolved = named if named.name else named.model_copy(update={"name": ref})
+    elif ref in RETRIEVER_TYPES:
+        resolved = RetrieverSpec(type=ref)
+    else:
+        hint = did_you_mean(ref, [*spec.retrievers, *RETRIEVER_TYPES])
+        raise ConfigError(
+            f"{field}: unknown retriever '{ref}'",
+            where=where,
+            hint=hint or f"known: {', '.join(RETRIEVER_TYPES)}, or define it under retrievers:",
+        )
+    if resolved.type != "none" and spec.corpus is None:
+        raise ConfigError(
+            f"{field}: retriever '{resolved.label}' needs documents to search",
+            where=where,
+            hint="add a corpus: section (path: corpora/<folder>)",
+        )
+    return resolved
+
+
+def write_schema(path: Path = SCHEMA_PATH) -> Path:
+    """Write the JSON schema editors use to autocomplete experiment files."""
+    schema = ExperimentSpec.model_json_schema()
+    path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _config_error(exc: ValidationError, *, where: str, text: str | None) -> ConfigError:
+    found: list[tuple[str, str, str]] = []
+    for err in exc.errors():
+        loc = [part for part in err["loc"] if not _is_union_tag(part)]
+        found.append((_field_path(loc), err["type"], _message(err, loc)))
+    # A union (str | ModelSpec) reports one error per branch: when a branch got further
+    # (an error deeper in the same field), the "should be a valid string" branch is noise.
+    branch_noise = {"string_type", "model_type", "dict_type", "model_attributes_type"}
+    kept = [
+        (field, msg)
+        for field, kind, msg in found
+        if kind not in branch_noise
+        or not any(other != field and other.startswith(field) for other, _, _ in found)
+    ]
+    problems: dict[str, list[str]] = {}
+    for field, msg in kept:
+        problems.setdefault(field, []).append(msg)
+    lines = []
+    for field, messages in problems.items():
+        line = _line_of(text, field) if text else None
+        prefix = f"line {line}: " if line else ""
+        lines.append(f"{prefix}{field}: {'; '.join(dict.fromkeys(messages))}")
+    first, *rest = lines
+    message = first if not rest else first + "".join(f"\n  {line}" for line in rest)
+    return ConfigError(message, where=where)
+
+
+def _is_union_tag(part: Any) -> bool:
+    return isinstance(part, str) and (part in _UNION_TAGS or part.startswith("function-"))
+
+
+def _field_path(loc: Sequence[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _message(err: Mapping[str, Any], loc: Sequence[Any]) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1]) if loc else "?"
+        hint = did_you_mean(key, _all_field_names())
+        return "unknown field" + (f" ({hint})" if hint else "; remove it")
+    if kind == "missing":
+        return "required field is missing"
+    msg = str(err["msg"])
+    return msg.removeprefix("Value error, ")
+
+
+def _all_field_names() -> set[str]:
+    names: set[str] = set()
+    pending: list[type[BaseModel]] = [ExperimentSpec]
+    seen: set[type[BaseModel]] = set()
+    while pending:
+        model = pending.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, info in model.model_fields.items():
+            names.add(name)
+            for arg in _classes_in(info.annotation):
+                pending.append(arg)
+    return names
+
+
+def _classes_in(annotation: Any) -> list[type[BaseModel]]:
+    from typing import get_args
+
+    found: list[type[BaseModel]] = []
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        found.append(annotation)
+    for arg in get_args(annotation):
+        found.extend(_classes_in(arg))
+    return found
+
+
+def _line_of(text: str, field: str) -> int | None:
+    """1-based line of ``field`` (``grid.model[1]``) in the YAML text, or of its nearest parent."""
+    try:
+        node: Any = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    import re
+
+    parts: list[str | int] = []
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", field):
+        parts.append(int(index) if index else name)
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in parts:
+        child = None
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            child = next((v for k, v in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            child = node.value[part]
+        if child is None:
+            break
+        node = child
+        line = node.start_mark.line + 1
+    return line
+
+
+def _nearby_specs(path: Path) -> str | None:
+    folder = path.parent if path.parent.is_dir() else Path("experiments")
+    if not folder.is_dir():
+        return None
+    names = [p.name for p in folder.glob("*.yaml")]
+    hint = did_you_mean(path.name, names)
+    if hint:
+        return hint
+    return f"experiments here: {', '.join(sorted(names))}" if names else None
