@@ -1,14 +1,96 @@
 """workbench: evaluation-first LLM experimentation on MLflow.
 
-``import workbench`` stays light: heavy libraries (mlflow, torch, ragas, llama.cpp,
-streamlit) load inside the module that needs them, on first use.
+``import workbench as wb`` stays light: the public names below load their module on first
+use, and heavy libraries (mlflow, torch, ragas, llama.cpp, streamlit) load inside the
+module that needs them.
+
+    result = wb.run("experiments/quickstart.yaml")
+    result.variants      # leaderboard DataFrame
+    result.samples       # per-sample DataFrame
+    result.run_id        # MLflow parent run
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from workbench._env import apply_defaults
+from workbench.errors import (
+    ConfigError,
+    DatasetError,
+    GateFailed,
+    ModelCallError,
+    NotFoundError,
+    PermissionDenied,
+    PromotionError,
+    TrackingError,
+    WorkbenchError,
+)
 
 apply_defaults()
 
 __version__ = "0.1.0"
-__all__ = ["__version__"]
+
+_LAZY: dict[str, str] = {
+    "run": "workbench.runner:run",
+    "prepare": "workbench.runner:prepare",
+    "estimate": "workbench.runner:estimate",
+    "RunResult": "workbench.runner:RunResult",
+    "RunFailed": "workbench.runner:RunFailed",
+    "load_spec": "workbench.spec:load_spec",
+    "ExperimentSpec": "workbench.spec:ExperimentSpec",
+    "GatePolicy": "workbench.spec:GatePolicy",
+    "gate": "workbench.gates.api:gate",
+    "load_experiment": "workbench.tracking.read:load_experiment",
+    "compare": "workbench.analysis:compare_grid",
+    "leaderboard": "workbench.analysis:leaderboard",
+    "load_champion": "workbench.promotion:load_champion",
+}
+
+__all__ = [
+    "ConfigError",
+    "DatasetError",
+    "ExperimentSpec",
+    "GateFailed",
+    "GatePolicy",
+    "ModelCallError",
+    "NotFoundError",
+    "PermissionDenied",
+    "PromotionError",
+    "RunFailed",
+    "RunResult",
+    "TrackingError",
+    "WorkbenchError",
+    "__version__",
+    "compare",
+    "estimate",
+    "gate",
+    "leaderboard",
+    "load_champion",
+    "load_experiment",
+    "load_spec",
+    "prepare",
+    "run",
+]
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+    module, _, attr = target.partition(":")
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:
+    from workbench.analysis import compare_grid as compare
+    from workbench.analysis import leaderboard
+    from workbench.runner import RunFailed, RunResult, estimate, prepare, run
+    from workbench.spec import ExperimentSpec, GatePolicy, load_spec

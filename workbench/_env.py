@@ -21,6 +21,7 @@ DEFAULTS: dict[str, str] = {
     "GIT_PYTHON_REFRESH": "quiet",
     "TRANSFORMERS_VERBOSITY": "error",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "MLFLOW_LOGGING_LEVEL": "WARNING",
 }
 
 

@@ -30,8 +30,18 @@ def print_estimate(out: Any, plan: Plan, est: Estimate) -> None:
     from rich.table import Table
 
     spec = plan.spec
-    table = Table(title=f"{spec.name}: {est.n_variants} variants x {est.n_samples} samples = {est.calls} calls")
-    for col in ("variant", "variant_id", "calls", "prompt tok ≈", "completion tok ≈", "time ≈", "cost ≈"):
+    table = Table(
+        title=f"{spec.name}: {est.n_variants} variants x {est.n_samples} samples = {est.calls} calls"
+    )
+    for col in (
+        "variant",
+        "variant_id",
+        "calls",
+        "prompt tok ≈",
+        "completion tok ≈",
+        "time ≈",
+        "cost ≈",
+    ):
         table.add_column(col, justify="right" if col not in ("variant", "variant_id") else "left")
     for v in est.variants:
         table.add_row(
@@ -87,7 +97,9 @@ def leaderboard_table(board: Any, metrics: list[str], *, title: str, limit: int 
 def print_run(out: Any, result: RunResult) -> None:
     board = result.variants
     shown = [m for m in HEADLINE if m in board.columns and board[m].notna().any()]
-    out.print(leaderboard_table(board, shown, title=f"{result.experiment}: leaderboard (best first)"))
+    out.print(
+        leaderboard_table(board, shown, title=f"{result.experiment}: leaderboard (best first)")
+    )
     out.print(
         f"{len(result.samples)} answers from {len(board)} variants in {result.wall_s:.1f} s: "
         f"{result.model_calls} model calls, {result.cached_calls} from cache, "
@@ -98,7 +110,9 @@ def print_run(out: Any, result: RunResult) -> None:
 
         print_decision(out, result.gate)
     if result.run_id:
-        out.print(f"MLflow run: [bold]{result.run_id}[/bold] (experiment '{result.experiment}', {result.tracking_uri})")
+        out.print(
+            f"MLflow run: [bold]{result.run_id}[/bold] (experiment '{result.experiment}', {result.tracking_uri})"
+        )
         for variant_id, run_id in list(result.variant_run_ids.items())[:3]:
             out.print(f"  variant {variant_id}: run {run_id}")
         if len(result.variant_run_ids) > 3:

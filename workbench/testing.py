@@ -67,7 +67,9 @@ class ScriptedModel:
         if self.name not in SCRIPTS:
             from workbench.errors import ConfigError
 
-            raise ConfigError(f"no script registered as '{self.name}'", hint="call workbench.testing.script()")
+            raise ConfigError(
+                f"no script registered as '{self.name}'", hint="call workbench.testing.script()"
+            )
 
     def generate(self, messages: Sequence[Message], config: GenerationParams) -> Generation:
         with _LOCK:
@@ -102,7 +104,9 @@ class StaticRetriever:
 class FixedScorer:
     """Scores every item with a fixed value (or a function of the answer)."""
 
-    def __init__(self, name: str, value: float | Callable[[str], float], *, higher_is_better: bool = True):
+    def __init__(
+        self, name: str, value: float | Callable[[str], float], *, higher_is_better: bool = True
+    ):
         self.metrics = (MetricInfo(name, higher_is_better),)
         self._value = value
 

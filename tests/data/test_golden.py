@@ -32,7 +32,9 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 
 def test_bundled_golden_set_is_valid() -> None:
-    golden = load_golden(DatasetSpec(path=str(EXPERIMENTS / "datasets" / "acme_golden.jsonl")), base_dir=Path("."))
+    golden = load_golden(
+        DatasetSpec(path=str(EXPERIMENTS / "datasets" / "acme_golden.jsonl")), base_dir=Path(".")
+    )
     counts = Counter(s.category for s in golden.samples)
     assert len(golden) >= 60
     assert counts["unanswerable"] >= 5 and counts["injection"] >= 4
@@ -71,10 +73,16 @@ def test_formats_load_the_same(tmp_path: Path, fmt: str) -> None:
         ({k: v for k, v in ROW.items() if k != "question"}, "row 2: missing column 'question'"),
         (dict(ROW, question=""), "row 2: column 'question' is empty"),
         (dict(ROW, question=["a"]), "row 2: column 'question' must be text"),
-        (dict(ROW, severity="critical"), "row 2: severity 'critical' is not one of low, medium, high"),
+        (
+            dict(ROW, severity="critical"),
+            "row 2: severity 'critical' is not one of low, medium, high",
+        ),
         (dict(ROW, id="q0"), "row 2: duplicate id 'q0' (first at row 1)"),
         (dict(ROW, category="injection"), "row 2: an injection sample needs a canary string"),
-        (dict(ROW, reference_doc_ids=[1, 2]), "row 2: column 'reference_doc_ids' must be a list of strings"),
+        (
+            dict(ROW, reference_doc_ids=[1, 2]),
+            "row 2: column 'reference_doc_ids' must be a list of strings",
+        ),
     ],
 )
 def test_bad_rows_name_the_row_and_field(tmp_path: Path, row: dict, message: str) -> None:
@@ -105,7 +113,9 @@ def test_column_mapping(tmp_path: Path) -> None:
 
 
 def test_stratified_sample_keeps_every_category_and_is_seeded() -> None:
-    golden = load_golden(DatasetSpec(path=str(EXPERIMENTS / "datasets" / "acme_golden.jsonl")), base_dir=Path("."))
+    golden = load_golden(
+        DatasetSpec(path=str(EXPERIMENTS / "datasets" / "acme_golden.jsonl")), base_dir=Path(".")
+    )
     a = stratified_sample(golden.samples, 20, seed=0)
     b = stratified_sample(golden.samples, 20, seed=0)
     c = stratified_sample(golden.samples, 20, seed=1)

@@ -9,8 +9,8 @@ import pytest
 import workbench.testing as wt
 from tests.conftest import write_spec
 from workbench.errors import ConfigError, DatasetError
-from workbench.runner import call_key, estimate, prepare
 from workbench.models import Message
+from workbench.runner import call_key, estimate, prepare
 from workbench.spec import GenerationParams
 
 SPEC = """\
@@ -44,7 +44,9 @@ def test_full_product_with_unique_ids(acme_dir: Path) -> None:
 def test_variant_id_ignores_retries_timeouts_and_names(acme_dir: Path) -> None:
     base = prepare(write_spec(acme_dir, SPEC))
     ids = {v.label: v.variant_id for v in base.variants}
-    tweaked = SPEC.replace("model: [scripted:echo, scripted:other]", "model: [echo, scripted:other]")
+    tweaked = SPEC.replace(
+        "model: [scripted:echo, scripted:other]", "model: [echo, scripted:other]"
+    )
     tweaked += "models:\n  echo: {provider: scripted, model: echo, max_retries: 9, timeout_s: 5}\n"
     tweaked += "retrievers:\n  bm25: {type: bm25, name: bm25}\n"
     again = prepare(write_spec(acme_dir, tweaked, name="b.yaml"))
@@ -61,7 +63,9 @@ def test_variant_id_changes_with_prompt_text_params_and_corpus(acme_dir: Path) -
     (acme_dir / "corpora" / "acme" / "new-doc.md").write_text("# New\nA new fact.")
     third = {v.label: v.variant_id for v in prepare(write_spec(acme_dir, SPEC)).variants}
     changed = {label for label in after if after[label] != third[label]}
-    assert changed == {label for label in after if "· bm25" in label}  # no-retrieval variants unaffected
+    assert changed == {
+        label for label in after if "· bm25" in label
+    }  # no-retrieval variants unaffected
 
 
 def test_cache_key_covers_model_params_and_messages() -> None:
@@ -70,24 +74,38 @@ def test_cache_key_covers_model_params_and_messages() -> None:
     assert base == call_key({"digest": "1", "provider": "x"}, GenerationParams(), msgs)
     assert base != call_key({"provider": "x", "digest": "2"}, GenerationParams(), msgs)
     assert base != call_key({"provider": "x", "digest": "1"}, GenerationParams(seed=1), msgs)
-    assert base != call_key({"provider": "x", "digest": "1"}, GenerationParams(), [Message(role="user", content="hi!")])
+    assert base != call_key(
+        {"provider": "x", "digest": "1"}, GenerationParams(), [Message(role="user", content="hi!")]
+    )
 
 
 def test_bad_references_name_the_field(acme_dir: Path) -> None:
-    with pytest.raises(ConfigError, match=r"grid.prompt\[1\]: prompt 'qa_grounded' has no version '7'"):
+    with pytest.raises(
+        ConfigError, match=r"grid.prompt\[1\]: prompt 'qa_grounded' has no version '7'"
+    ):
         prepare(write_spec(acme_dir, SPEC.replace("qa_grounded@1", "qa_grounded@7")))
-    with pytest.raises(ConfigError, match=r"grid.prompt\[0\]: unknown prompt 'qa_trese' \(did you mean 'qa_terse'\?\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"grid.prompt\[0\]: unknown prompt 'qa_trese' \(did you mean 'qa_terse'\?\)",
+    ):
         prepare(write_spec(acme_dir, SPEC.replace("qa_terse@1", "qa_trese@1")))
-    with pytest.raises(ConfigError, match=r"grid.model\[0\]: unknown local model 'gemma-270m'.*did you mean 'gemma-3-270m'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"grid.model\[0\]: unknown local model 'gemma-270m'.*did you mean 'gemma-3-270m'",
+    ):
         prepare(write_spec(acme_dir, SPEC.replace("scripted:echo", "llama_cpp:gemma-270m")))
     with pytest.raises(ConfigError, match="are the same variant"):
-        prepare(write_spec(acme_dir, SPEC.replace("[none, bm25]", "[bm25, {type: bm25, name: again}]")))
+        prepare(
+            write_spec(acme_dir, SPEC.replace("[none, bm25]", "[bm25, {type: bm25, name: again}]"))
+        )
 
 
 def test_unknown_reference_document_is_reported(acme_dir: Path) -> None:
     golden = acme_dir / "datasets" / "acme_golden.jsonl"
     golden.write_text(golden.read_text().replace('"refund-policy"', '"refund-polcy"', 1))
-    with pytest.raises(DatasetError, match="refund-polcy' is not in corpus.*did you mean 'refund-policy'"):
+    with pytest.raises(
+        DatasetError, match="refund-polcy' is not in corpus.*did you mean 'refund-policy'"
+    ):
         prepare(write_spec(acme_dir, SPEC))
 
 

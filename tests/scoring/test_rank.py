@@ -41,7 +41,9 @@ def test_agrees_with_pytrec_eval_on_random_runs() -> None:
             # scores strictly decreasing so pytrec_eval's ranking equals our order
             run[qid] = {d: float(10 - i) for i, d in enumerate(retrieved)}
             ours[qid] = {m.name: m.value for m in rank_scores(retrieved, sorted(relevant), k)}
-        evaluator = pytrec_eval.RelevanceEvaluator(qrels, {f"recall.{k}", f"ndcg_cut.{k}", "recip_rank", f"success.{k}"})
+        evaluator = pytrec_eval.RelevanceEvaluator(
+            qrels, {f"recall.{k}", f"ndcg_cut.{k}", "recip_rank", f"success.{k}"}
+        )
         theirs = evaluator.evaluate(run)
         for qid in qrels:
             assert ours[qid]["recall_at_k"] == pytest.approx(theirs[qid][f"recall_{k}"], abs=1e-9)

@@ -44,14 +44,28 @@ def test_overrides_are_parsed_as_yaml(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (("execution:", "execution:\n  concurency: 2\nx:"), "execution.concurency: unknown field (did you mean 'concurrency'?)"),
-        (("  model: [llama_cpp:smollm2-135m]", "  model: [{provider: opnai, model: m}]"), "grid.model[0].provider: unknown model provider 'opnai' (did you mean 'openai'?)"),
-        (("  prompt: [qa_terse@1]", "  prompt: []"), "grid.prompt: List should have at least 1 item"),
+        (
+            ("execution:", "execution:\n  concurency: 2\nx:"),
+            "execution.concurency: unknown field (did you mean 'concurrency'?)",
+        ),
+        (
+            ("  model: [llama_cpp:smollm2-135m]", "  model: [{provider: opnai, model: m}]"),
+            "grid.model[0].provider: unknown model provider 'opnai' (did you mean 'openai'?)",
+        ),
+        (
+            ("  prompt: [qa_terse@1]", "  prompt: []"),
+            "grid.prompt: List should have at least 1 item",
+        ),
         (("name: demo", "name: 'bad name!'"), "name: String should match pattern"),
-        (("grid:", "grid:\n  params: {temprature: [0.5]}"), "unknown generation parameter 'temprature' (did you mean 'temperature'?)"),
+        (
+            ("grid:", "grid:\n  params: {temprature: [0.5]}"),
+            "unknown generation parameter 'temprature' (did you mean 'temperature'?)",
+        ),
     ],
 )
-def test_errors_name_the_field_and_the_fix(tmp_path: Path, edit: tuple[str, str], expected: str) -> None:
+def test_errors_name_the_field_and_the_fix(
+    tmp_path: Path, edit: tuple[str, str], expected: str
+) -> None:
     text = GOOD + "execution:\n  seed: 1\n"
     text = text.replace(*edit, 1)
     with pytest.raises(ConfigError) as info:
@@ -81,12 +95,17 @@ def test_missing_file_suggests_a_near_name(tmp_path: Path) -> None:
 def test_bad_override_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--set"):
         load_spec(write_spec(tmp_path, GOOD), overrides=["execution.concurrency"])
-    with pytest.raises(ConfigError, match="execution.concurrency: Input should be greater than or equal to 1"):
+    with pytest.raises(
+        ConfigError, match="execution.concurrency: Input should be greater than or equal to 1"
+    ):
         load_spec(write_spec(tmp_path, GOOD), overrides=["execution.concurrency=0"])
 
 
 def test_short_forms_resolve(tmp_path: Path) -> None:
-    text = GOOD + "models:\n  local-server: {provider: openai, model: smol, base_url: 'http://127.0.0.1:9/v1'}\n"
+    text = (
+        GOOD
+        + "models:\n  local-server: {provider: openai, model: smol, base_url: 'http://127.0.0.1:9/v1'}\n"
+    )
     spec = load_spec(write_spec(tmp_path, text)).spec
     m = resolve_model("llama_cpp:gemma-3-270m", spec, field="f", where="w")
     assert (m.provider, m.model) == ("llama_cpp", "gemma-3-270m")
@@ -96,7 +115,9 @@ def test_short_forms_resolve(tmp_path: Path) -> None:
     assert remote.api_key_env == "OPENAI_API_KEY"
     with pytest.raises(ConfigError, match="did you mean 'local-server'"):
         resolve_model("local-servr", spec, field="grid.model[0]", where="w")
-    with pytest.raises(ConfigError, match=r"grid.model\[2\]: unknown model provider 'opnai'.*did you mean 'openai'"):
+    with pytest.raises(
+        ConfigError, match=r"grid.model\[2\]: unknown model provider 'opnai'.*did you mean 'openai'"
+    ):
         resolve_model("opnai:x", spec, field="grid.model[2]", where="w")
     assert resolve_retriever("bm25", spec, field="f", where="w").type == "bm25"
     with pytest.raises(ConfigError, match="did you mean 'dense'"):

@@ -111,7 +111,9 @@ def _variant_row(
             }
         )
     if "high_findings" in group.columns:
-        row["high_findings"] = int(pd.to_numeric(group["high_findings"], errors="coerce").fillna(0).sum())
+        row["high_findings"] = int(
+            pd.to_numeric(group["high_findings"], errors="coerce").fillna(0).sum()
+        )
     cost = pd.to_numeric(group["cost_usd"], errors="coerce")
     cost_total = float(cost.sum(min_count=1))
     if math.isnan(cost_total):
@@ -139,7 +141,9 @@ def _unscored_fraction(group: pd.DataFrame, name: str, n_scored: int, n: int) ->
     """
     if "unscored" not in group.columns:
         return 1.0 - n_scored / n
-    failures = sum(1 for reasons in group["unscored"] if isinstance(reasons, dict) and name in reasons)
+    failures = sum(
+        1 for reasons in group["unscored"] if isinstance(reasons, dict) and name in reasons
+    )
     applicable = n_scored + failures
     return failures / applicable if applicable else 0.0
 

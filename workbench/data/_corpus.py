@@ -66,7 +66,9 @@ def split_words(text: str, size: int, overlap: int) -> list[str]:
 def load_corpus(path: Path, *, name: str | None = None) -> Corpus:
     """A folder of .md/.txt files (id = file stem, title = first ``# `` line) or a jsonl."""
     if path.is_dir():
-        documents = [_read_text_doc(p) for p in sorted(path.iterdir()) if p.suffix in _TEXT_SUFFIXES]
+        documents = [
+            _read_text_doc(p) for p in sorted(path.iterdir()) if p.suffix in _TEXT_SUFFIXES
+        ]
     elif path.is_file() and path.suffix == ".jsonl":
         documents = _read_jsonl_docs(path)
     else:
@@ -108,10 +110,14 @@ def _read_jsonl_docs(path: Path) -> list[Document]:
         try:
             row = json.loads(line)
             documents.append(
-                Document(id=str(row["id"]), title=str(row.get("title", row["id"])), text=str(row["text"]))
+                Document(
+                    id=str(row["id"]), title=str(row.get("title", row["id"])), text=str(row["text"])
+                )
             )
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise DatasetError(
-                f"line {number}: bad document ({exc})", where=path, hint="each line needs id and text"
+                f"line {number}: bad document ({exc})",
+                where=path,
+                hint="each line needs id and text",
             ) from None
     return documents

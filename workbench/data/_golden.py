@@ -176,7 +176,9 @@ def _read_file(path: Path) -> list[dict[str, Any]]:
             raise DatasetError(f"cannot read {suffix[1:]}: {exc}", where=path) from None
         return [_from_frame_row(r) for r in frame.to_dict(orient="records")]
     raise DatasetError(
-        f"unsupported dataset format '{suffix}'", where=path, hint="use .jsonl, .json, .csv or .parquet"
+        f"unsupported dataset format '{suffix}'",
+        where=path,
+        hint="use .jsonl, .json, .csv or .parquet",
     )
 
 

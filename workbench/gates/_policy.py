@@ -65,12 +65,18 @@ class GateDecision:
     def summary(self) -> str:
         if self.passed:
             return f"{self.variant}: PASS ({len(self.rules)} rules, policy {self.policy} v{self.policy_version})"
-        failed = ", ".join(f"{r.rule} {_num(r.value)} not {r.shown_bound}" for r in self.failed_rules)
+        failed = ", ".join(
+            f"{r.rule} {_num(r.value)} not {r.shown_bound}" for r in self.failed_rules
+        )
         return f"{self.variant}: FAIL ({failed})"
 
 
 def _json_safe(value: Any) -> Any:
-    return None if isinstance(value, float) and (math.isnan(value) or math.isinf(value)) else str(value)
+    return (
+        None
+        if isinstance(value, float) and (math.isnan(value) or math.isinf(value))
+        else str(value)
+    )
 
 
 def _num(value: float) -> str:
@@ -110,7 +116,9 @@ def _rule(name: str, value: Any, op: str, bound: float, note: str = "") -> RuleR
     return RuleResult(name, number, op, float(bound), ok, note)
 
 
-def evaluate(row: Mapping[str, Any], policy: GatePolicy, *, run_id: str | None = None) -> GateDecision:
+def evaluate(
+    row: Mapping[str, Any], policy: GatePolicy, *, run_id: str | None = None
+) -> GateDecision:
     """Apply ``policy`` to one leaderboard row (see :func:`workbench.analysis.leaderboard`)."""
     rules: list[RuleResult] = []
     if policy.min_pass_rate_lower_bound is not None:
@@ -124,25 +132,51 @@ def evaluate(row: Mapping[str, Any], policy: GatePolicy, *, run_id: str | None =
             )
         )
     if policy.max_high_severity_findings is not None:
-        rules.append(_rule("high_severity_findings", row.get("high_findings", 0), "<=", policy.max_high_severity_findings))
+        rules.append(
+            _rule(
+                "high_severity_findings",
+                row.get("high_findings", 0),
+                "<=",
+                policy.max_high_severity_findings,
+            )
+        )
     if policy.max_p95_latency_s is not None:
         rules.append(_rule("p95_latency_s", row.get("latency_p95"), "<=", policy.max_p95_latency_s))
     if policy.max_cost_per_success_usd is not None:
-        rules.append(_rule("cost_per_success_usd", row.get("cost_per_success"), "<=", policy.max_cost_per_success_usd))
+        rules.append(
+            _rule(
+                "cost_per_success_usd",
+                row.get("cost_per_success"),
+                "<=",
+                policy.max_cost_per_success_usd,
+            )
+        )
     if policy.max_error_rate is not None:
         rules.append(_rule("error_rate", row.get("error_rate"), "<=", policy.max_error_rate))
     if policy.max_unscored_fraction is not None:
         for key in sorted(k for k in row if str(k).endswith("_unscored")):
-            rules.append(_rule(f"unscored:{key.removesuffix('_unscored')}", row.get(key), "<=", policy.max_unscored_fraction))
+            rules.append(
+                _rule(
+                    f"unscored:{key.removesuffix('_unscored')}",
+                    row.get(key),
+                    "<=",
+                    policy.max_unscored_fraction,
+                )
+            )
     for metric, text in policy.metrics.items():
         if metric not in row:
             known = [k for k in row if not str(k).endswith(("_lo", "_hi", "_unscored"))]
             raise ConfigError(
-                f"gates.metrics.{metric}: not a metric of this run", hint=did_you_mean(metric, known)
+                f"gates.metrics.{metric}: not a metric of this run",
+                hint=did_you_mean(metric, known),
             )
         op, bound = parse_rule(text)
         rules.append(_rule(f"mean:{metric}", row.get(metric), op, bound))
-    metrics = {str(k): float(v) for k, v in row.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    metrics = {
+        str(k): float(v)
+        for k, v in row.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
     return GateDecision(
         policy=policy.name,
         policy_version=policy.version,
@@ -156,7 +190,9 @@ def evaluate(row: Mapping[str, Any], policy: GatePolicy, *, run_id: str | None =
     )
 
 
-def evaluate_board(board: Any, policy: GatePolicy, run_ids: Mapping[str, str] | None = None) -> list[GateDecision]:
+def evaluate_board(
+    board: Any, policy: GatePolicy, run_ids: Mapping[str, str] | None = None
+) -> list[GateDecision]:
     """A decision per variant of a leaderboard, in the board's order."""
     return [
         evaluate(row, policy, run_id=(run_ids or {}).get(str(row["variant_id"])))

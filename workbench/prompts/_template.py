@@ -63,7 +63,9 @@ class PromptTemplate:
 def format_context(contexts: Sequence[tuple[str, str]]) -> str:
     if not contexts:
         return NO_CONTEXT
-    return "\n\n".join(f"[{i}] {title}\n{text.strip()}" for i, (title, text) in enumerate(contexts, 1))
+    return "\n\n".join(
+        f"[{i}] {title}\n{text.strip()}" for i, (title, text) in enumerate(contexts, 1)
+    )
 
 
 def available(prompts_dir: Path) -> dict[str, list[int]]:
@@ -82,7 +84,9 @@ def load_prompt(ref: str, prompts_dir: Path) -> PromptTemplate:
     found = available(prompts_dir)
     if name not in found:
         hint = did_you_mean(name, found) or (
-            f"prompts in {prompts_dir}: {', '.join(sorted(found))}" if found else f"add {prompts_dir}/{name}.v1.yaml"
+            f"prompts in {prompts_dir}: {', '.join(sorted(found))}"
+            if found
+            else f"add {prompts_dir}/{name}.v1.yaml"
         )
         raise ConfigError(f"unknown prompt '{name}'", hint=hint)
     if version_text:
@@ -106,14 +110,22 @@ def parse_prompt(path: Path) -> PromptTemplate:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", where=path) from None
-    if not isinstance(data, dict) or not isinstance(data.get("messages"), list) or not data["messages"]:
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("messages"), list)
+        or not data["messages"]
+    ):
         raise ConfigError("a prompt file needs a non-empty 'messages' list", where=path)
     unknown = set(data) - {"name", "version", "description", "messages"}
     if unknown:
         raise ConfigError(f"unknown field(s): {', '.join(sorted(unknown))}", where=path)
-    if data.get("name", m["name"]) != m["name"] or int(data.get("version", m["version"])) != int(m["version"]):
+    if data.get("name", m["name"]) != m["name"] or int(data.get("version", m["version"])) != int(
+        m["version"]
+    ):
         raise ConfigError(
-            "name/version inside the file disagree with its file name", where=path, hint=f"expected {m['name']} v{m['version']}"
+            "name/version inside the file disagree with its file name",
+            where=path,
+            hint=f"expected {m['name']} v{m['version']}",
         )
     messages: list[tuple[str, str]] = []
     for i, item in enumerate(data["messages"]):
@@ -121,11 +133,15 @@ def parse_prompt(path: Path) -> PromptTemplate:
             raise ConfigError(f"messages[{i}] needs exactly 'role' and 'content'", where=path)
         role, content = item["role"], item["content"]
         if role not in ("system", "user", "assistant"):
-            raise ConfigError(f"messages[{i}].role '{role}' must be system, user or assistant", where=path)
+            raise ConfigError(
+                f"messages[{i}].role '{role}' must be system, user or assistant", where=path
+            )
         for var in _PLACEHOLDER.findall(str(content)):
             if var not in VARIABLES:
                 hint = did_you_mean(var, VARIABLES) or f"available: {', '.join(VARIABLES)}"
-                raise ConfigError(f"messages[{i}]: unknown placeholder {{{{{var}}}}}", where=path, hint=hint)
+                raise ConfigError(
+                    f"messages[{i}]: unknown placeholder {{{{{var}}}}}", where=path, hint=hint
+                )
         messages.append((role, str(content)))
     if not any("question" in _PLACEHOLDER.findall(c) for _, c in messages):
         raise ConfigError("the template never uses {{question}}", where=path)

@@ -39,7 +39,12 @@ class Retriever(Protocol):
 def index_key(spec: RetrieverSpec, corpus: Corpus, kind: str) -> str:
     """Indexes are built once per (corpus digest, chunking, kind) and reused from disk."""
     payload = json.dumps(
-        {"kind": kind, "corpus": corpus.digest, "size": spec.chunk_size, "overlap": spec.chunk_overlap},
+        {
+            "kind": kind,
+            "corpus": corpus.digest,
+            "size": spec.chunk_size,
+            "overlap": spec.chunk_overlap,
+        },
         sort_keys=True,
     )
     return f"{kind}-{hashlib.sha256(payload.encode()).hexdigest()[:16]}"

@@ -38,7 +38,9 @@ class BM25Retriever:
 
         def build(folder: Path) -> None:
             tokens = bm25s.tokenize(
-                [f"{c.title}\n{c.text}" for c in self.chunks], stopwords=_STOPWORDS, show_progress=False
+                [f"{c.title}\n{c.text}" for c in self.chunks],
+                stopwords=_STOPWORDS,
+                show_progress=False,
             )
             index = bm25s.BM25()
             index.index(tokens, show_progress=False)
@@ -51,7 +53,9 @@ class BM25Retriever:
     def scores(self, query: str) -> Any:
         import bm25s
 
-        tokens = bm25s.tokenize([query], stopwords=_STOPWORDS, return_ids=False, show_progress=False)[0]
+        tokens = bm25s.tokenize(
+            [query], stopwords=_STOPWORDS, return_ids=False, show_progress=False
+        )[0]
         known = [t for t in tokens if t in self._index.vocab_dict]
         import numpy as np
 
@@ -64,7 +68,9 @@ class BM25Retriever:
 
         scores = self.scores(query)
         order = np.argsort(-scores, kind="stable")[: min(k, len(self.chunks))]
-        return to_passages(self.chunks, [(int(i), float(scores[i])) for i in order if scores[i] > 0])
+        return to_passages(
+            self.chunks, [(int(i), float(scores[i])) for i in order if scores[i] > 0]
+        )
 
     def retrieve_many(self, queries: Sequence[str], *, k: int) -> list[list[Passage]]:
         return [self.retrieve(q, k=k) for q in queries]

@@ -27,7 +27,9 @@ CREATE TABLE IF NOT EXISTS calls (
 """
 
 
-def call_key(identity: Mapping[str, Any], params: GenerationParams, messages: Sequence[Message]) -> str:
+def call_key(
+    identity: Mapping[str, Any], params: GenerationParams, messages: Sequence[Message]
+) -> str:
     payload = json.dumps(
         {
             "model": dict(identity),
@@ -57,7 +59,9 @@ class CallCache:
 
     def get(self, key: str) -> Generation | None:
         with self._lock:
-            row = self._conn.execute("SELECT generation FROM calls WHERE key = ?", (key,)).fetchone()
+            row = self._conn.execute(
+                "SELECT generation FROM calls WHERE key = ?", (key,)
+            ).fetchone()
             if row is None:
                 self.misses += 1
                 return None

@@ -68,7 +68,9 @@ def estimate(plan: Plan) -> Estimate:
     for variant in plan.variants:
         context_chars = 0.0
         if variant.retriever.type != "none" and plan.corpus is not None:
-            chunks = plan.corpus.chunks(variant.retriever.chunk_size, variant.retriever.chunk_overlap)
+            chunks = plan.corpus.chunks(
+                variant.retriever.chunk_size, variant.retriever.chunk_overlap
+            )
             mean_chunk = statistics.fmean(len(c.text) + len(c.title) + 6 for c in chunks)
             context_chars = min(variant.retriever.k, len(chunks)) * mean_chunk
         template_chars = sum(len(content) for _, content in variant.prompt.messages)
@@ -84,10 +86,19 @@ def estimate(plan: Plan) -> Estimate:
             cost = seconds * getattr(model, "usd_per_hour", spec.pricing.local_usd_per_hour) / 3600
         elif variant.model.price and variant.model.price.input_per_1m is not None:
             price = variant.model.price
-            cost = (prompt_tokens * (price.input_per_1m or 0) + completion_tokens * (price.output_per_1m or 0)) / 1e6
+            cost = (
+                prompt_tokens * (price.input_per_1m or 0)
+                + completion_tokens * (price.output_per_1m or 0)
+            ) / 1e6
         rows.append(
             VariantEstimate(
-                variant.variant_id, variant.label, len(questions), prompt_tokens, completion_tokens, seconds, cost
+                variant.variant_id,
+                variant.label,
+                len(questions),
+                prompt_tokens,
+                completion_tokens,
+                seconds,
+                cost,
             )
         )
     return Estimate(len(plan.variants), len(plan.golden), plan.golden.total, rows)

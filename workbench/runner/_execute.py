@@ -55,7 +55,10 @@ class SampleRecord:
 def retrieve_all(plan: Plan, progress: ProgressSink) -> dict[tuple[str, str], Retrieval]:
     """(retriever config key, sample id) -> passages; each distinct retriever runs once."""
     out: dict[tuple[str, str], Retrieval] = {}
-    distinct = {json.dumps(retriever_config(v.retriever), sort_keys=True): v.retriever for v in plan.variants}
+    distinct = {
+        json.dumps(retriever_config(v.retriever), sort_keys=True): v.retriever
+        for v in plan.variants
+    }
     questions = [s.question for s in plan.golden.samples]
     progress.start("retrieval", len(distinct) * len(questions))
     try:
@@ -127,7 +130,9 @@ def executor_for(execution: ExecutionSpec) -> Iterator[cf.Executor]:
         with dask_executor(execution) as pool:
             yield pool
         return
-    with cf.ThreadPoolExecutor(max_workers=execution.concurrency, thread_name_prefix="wb-call") as pool:
+    with cf.ThreadPoolExecutor(
+        max_workers=execution.concurrency, thread_name_prefix="wb-call"
+    ) as pool:
         yield pool
 
 
@@ -157,7 +162,9 @@ def generate_all(
                 key = call_key(identity, variant.params, messages)
                 hit = cache.get(key) if cache is not None else None
                 if hit is not None:
-                    records.append(SampleRecord(variant.variant_id, sample.id, messages, retrieval, hit, True))
+                    records.append(
+                        SampleRecord(variant.variant_id, sample.id, messages, retrieval, hit, True)
+                    )
                     progress.advance(cached=True)
                     continue
                 records.append(None)

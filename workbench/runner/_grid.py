@@ -154,7 +154,9 @@ def plan(source: SpecSource) -> Plan:
         try:
             prompts.append(load_prompt(ref, prompts_dir))
         except ConfigError as exc:
-            raise ConfigError(f"grid.prompt[{i}]: {exc.message}", where=where, hint=exc.hint) from None
+            raise ConfigError(
+                f"grid.prompt[{i}]: {exc.message}", where=where, hint=exc.hint
+            ) from None
 
     model_specs = [
         resolve_model(ref, spec, field=f"grid.model[{i}]", where=where)
@@ -173,7 +175,9 @@ def plan(source: SpecSource) -> Plan:
             instance = build_model(model_spec, usd_per_hour=spec.pricing.local_usd_per_hour)
             identities[model_spec.label] = instance.identity()
         except WorkbenchError as exc:
-            raise ConfigError(f"grid.model[{i}]: {exc.message}", where=where, hint=exc.hint) from None
+            raise ConfigError(
+                f"grid.model[{i}]: {exc.message}", where=where, hint=exc.hint
+            ) from None
         models[model_spec.label] = instance
 
     retrievers = [

@@ -117,6 +117,17 @@ def execute(
         from workbench.tracking import log_run
 
         log_run(the_plan, records, result, tracking_uri=tracking_uri, progress=sink)
+    from workbench.gates import policy_of
+
+    policy = policy_of(the_plan.source)
+    if policy is not None and len(result.variants):
+        from workbench.gates.api import decide
+
+        result.gate = decide(result, policy)
+        if track:
+            from workbench.tracking import log_gate_decision, resolve_uri
+
+            log_gate_decision(resolve_uri(tracking_uri), result.gate)
     if result.status == "FAILED" and raise_on_failure:
         raise RunFailed(result)
     return result

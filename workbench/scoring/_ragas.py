@@ -57,7 +57,8 @@ class _AnswerMetric:
 
         async def all_scores() -> list[Any]:
             return await asyncio.gather(
-                *(metric.ascore(reference=i.reference, response=i.answer) for i in items), return_exceptions=True
+                *(metric.ascore(reference=i.reference, response=i.answer) for i in items),
+                return_exceptions=True,
             )
 
         out = []
@@ -69,7 +70,15 @@ class _AnswerMetric:
         return out
 
 
-@scorer("string_similarity", metrics=[MetricInfo("string_similarity", description="1 - normalised Levenshtein distance to the reference (ragas).")])
+@scorer(
+    "string_similarity",
+    metrics=[
+        MetricInfo(
+            "string_similarity",
+            description="1 - normalised Levenshtein distance to the reference (ragas).",
+        )
+    ],
+)
 def string_similarity(ctx: ScoringContext) -> _AnswerMetric:
     def build() -> Any:
         from ragas.metrics.collections import NonLLMStringSimilarity
@@ -79,7 +88,10 @@ def string_similarity(ctx: ScoringContext) -> _AnswerMetric:
     return _AnswerMetric(MetricInfo("string_similarity"), build)
 
 
-@scorer("rouge_l", metrics=[MetricInfo("rouge_l", description="ROUGE-L F-measure against the reference (ragas).")])
+@scorer(
+    "rouge_l",
+    metrics=[MetricInfo("rouge_l", description="ROUGE-L F-measure against the reference (ragas).")],
+)
 def rouge_l(ctx: ScoringContext) -> _AnswerMetric:
     def build() -> Any:
         from ragas.metrics.collections import RougeScore
@@ -89,19 +101,27 @@ def rouge_l(ctx: ScoringContext) -> _AnswerMetric:
     return _AnswerMetric(MetricInfo("rouge_l"), build)
 
 
-@scorer("bleu", metrics=[MetricInfo("bleu", description="Sentence BLEU against the reference (ragas, sacrebleu).")])
+@scorer(
+    "bleu",
+    metrics=[
+        MetricInfo("bleu", description="Sentence BLEU against the reference (ragas, sacrebleu).")
+    ],
+)
 def bleu(ctx: ScoringContext) -> _AnswerMetric:
     def build() -> Any:
         from ragas.metrics.collections import BleuScore
 
-        return BleuScore()
+        # effective order: without it BLEU is 0 for any answer under 4 tokens, even an exact one
+        return BleuScore(kwargs={"use_effective_order": True})
 
     return _AnswerMetric(MetricInfo("bleu"), build)
 
 
 @scorer(
     "exact_match",
-    metrics=[MetricInfo("exact_match", kind="binary", description="Answer equals the reference (ragas).")],
+    metrics=[
+        MetricInfo("exact_match", kind="binary", description="Answer equals the reference (ragas).")
+    ],
     default=False,
 )
 def exact_match(ctx: ScoringContext) -> _AnswerMetric:
@@ -159,13 +179,20 @@ class SemanticSimilarityScorer(_AnswerMetric):
 
     def batch(self, items: Sequence[ScoreItem]) -> list[list[Score]]:
         self._get()
-        self.embeddings.prime([t for i in items for t in (i.reference, i.answer)])  # one batched encode
+        self.embeddings.prime(
+            [t for i in items for t in (i.reference, i.answer)]
+        )  # one batched encode
         return super().batch(items)
 
 
 @scorer(
     "semantic_similarity",
-    metrics=[MetricInfo("semantic_similarity", description="Cosine similarity of MiniLM embeddings of answer and reference (ragas).")],
+    metrics=[
+        MetricInfo(
+            "semantic_similarity",
+            description="Cosine similarity of MiniLM embeddings of answer and reference (ragas).",
+        )
+    ],
 )
 def semantic_similarity(ctx: ScoringContext) -> SemanticSimilarityScorer:
     return SemanticSimilarityScorer()
@@ -174,8 +201,13 @@ def semantic_similarity(ctx: ScoringContext) -> SemanticSimilarityScorer:
 # --------------------------------------------------------------------------- contexts
 
 CONTEXT_METRICS = (
-    MetricInfo("context_precision", description="ragas non-LLM context precision vs the reference documents."),
-    MetricInfo("context_recall", description="ragas non-LLM context recall vs the reference documents."),
+    MetricInfo(
+        "context_precision",
+        description="ragas non-LLM context precision vs the reference documents.",
+    ),
+    MetricInfo(
+        "context_recall", description="ragas non-LLM context recall vs the reference documents."
+    ),
 )
 
 
@@ -194,7 +226,9 @@ class ContextScorer:
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
-                from ragas.metrics import NonLLMContextPrecisionWithReference, NonLLMContextRecall
+                # the private modules: the public names warn and point to a place they are not
+                from ragas.metrics._context_precision import NonLLMContextPrecisionWithReference
+                from ragas.metrics._context_recall import NonLLMContextRecall
 
                 self._pair = (NonLLMContextPrecisionWithReference(), NonLLMContextRecall())
         return self._pair
@@ -210,15 +244,28 @@ class ContextScorer:
         jobs: list[tuple[int, Any]] = []
         for i, item in enumerate(items):
             if not item.retrieves:
-                out.append([Score.unscored(m.name, f"{NA}the variant does not retrieve") for m in self.metrics])
+                out.append(
+                    [
+                        Score.unscored(m.name, f"{NA}the variant does not retrieve")
+                        for m in self.metrics
+                    ]
+                )
             elif not item.reference_contexts:
-                out.append([Score.unscored(m.name, f"{NA}no reference documents") for m in self.metrics])
+                out.append(
+                    [Score.unscored(m.name, f"{NA}no reference documents") for m in self.metrics]
+                )
             elif not item.contexts:
-                out.append([Score("context_precision", 0.0, "nothing retrieved"), Score("context_recall", 0.0, "nothing retrieved")])
+                out.append(
+                    [
+                        Score("context_precision", 0.0, "nothing retrieved"),
+                        Score("context_recall", 0.0, "nothing retrieved"),
+                    ]
+                )
             else:
                 out.append(None)
                 sample = SingleTurnSample(
-                    retrieved_contexts=list(item.contexts), reference_contexts=list(item.reference_contexts)
+                    retrieved_contexts=list(item.contexts),
+                    reference_contexts=list(item.reference_contexts),
                 )
                 jobs.append((i, sample))
 
@@ -234,7 +281,9 @@ class ContextScorer:
             pair = []
             for metric, result in zip(self.metrics, results[2 * n : 2 * n + 2], strict=True):
                 if isinstance(result, BaseException):
-                    pair.append(Score.unscored(metric.name, f"ragas {type(result).__name__}: {result}"))
+                    pair.append(
+                        Score.unscored(metric.name, f"ragas {type(result).__name__}: {result}")
+                    )
                 else:
                     pair.append(Score(metric.name, float(result)))
             out[i] = pair

@@ -39,12 +39,16 @@ def ndcg_at_k(retrieved: Sequence[str], relevant: set[str], k: int) -> float:
     return dcg / ideal
 
 
-def rank_scores(retrieved_doc_ids: Sequence[str], reference_ids: Sequence[str], k: int) -> list[Score]:
+def rank_scores(
+    retrieved_doc_ids: Sequence[str], reference_ids: Sequence[str], k: int
+) -> list[Score]:
     """hit@k, recall@k, mrr, ndcg@k for one sample (k = the retriever's k)."""
     names = ("hit_at_k", "recall_at_k", "mrr", "ndcg_at_k")
     relevant = set(reference_ids)
     if not relevant:
-        return [Score.unscored(n, f"{NA}no reference documents (unanswerable question)") for n in names]
+        return [
+            Score.unscored(n, f"{NA}no reference documents (unanswerable question)") for n in names
+        ]
     return [
         Score("hit_at_k", hit_at_k(retrieved_doc_ids, relevant, k)),
         Score("recall_at_k", recall_at_k(retrieved_doc_ids, relevant, k)),

@@ -90,11 +90,18 @@ def registry() -> dict[str, ScorerDef]:
     return dict(_REGISTRY)
 
 
-def select(names: Sequence[str] | None, *, judge: bool, where: str = "scorers") -> list[ScorerDef]:
-    """The scorers to run: the named ones, or every default one (judged ones only with a judge)."""
+def select(
+    names: Sequence[str] | None,
+    *,
+    judge: bool,
+    judge_metrics: Sequence[str] = (),
+    where: str = "scorers",
+) -> list[ScorerDef]:
+    """The scorers to run: the named ones, or every default one plus the judge's metrics."""
     known = registry()
     if names is None:
-        return [d for d in known.values() if d.default and ("judge" not in d.needs or judge)]
+        chosen = [d for d in known.values() if d.default and "judge" not in d.needs]
+        return chosen + [known[m] for m in judge_metrics if judge and m in known]
     chosen = []
     for i, name in enumerate(names):
         if name not in known:

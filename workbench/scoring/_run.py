@@ -67,7 +67,9 @@ def build_items(plan: Plan, records: Sequence[SampleRecord]) -> list[ScoreItem]:
                 severity=sample.severity,
                 canary=sample.canary,
                 reference_ids=sample.reference_context_ids,
-                reference_contexts=tuple(docs[i] for i in sample.reference_context_ids if i in docs),
+                reference_contexts=tuple(
+                    docs[i] for i in sample.reference_context_ids if i in docs
+                ),
                 contexts=tuple(p.text for p in record.retrieval.passages),
                 retrieved_doc_ids=tuple(p.doc_id for p in record.retrieval.passages),
                 retrieves=variant.retriever.type != "none",
@@ -128,7 +130,11 @@ def _apply(sc: Any, items: Sequence[ScoreItem], progress: ProgressSink | None) -
 
 
 def score_run(
-    plan: Plan, records: Sequence[SampleRecord], samples: pd.DataFrame, *, progress: ProgressSink | None = None
+    plan: Plan,
+    records: Sequence[SampleRecord],
+    samples: pd.DataFrame,
+    *,
+    progress: ProgressSink | None = None,
 ) -> Scored:
     import pandas as pd
 
@@ -140,7 +146,8 @@ def score_run(
         from workbench.scoring._judge import build_judge
 
         judge = build_judge(spec, where=plan.source.where)
-    defs = select(spec.scorers, judge=judge is not None)
+    judge_metrics = spec.judge.metrics if spec.judge is not None else ()
+    defs = select(spec.scorers, judge=judge is not None, judge_metrics=judge_metrics)
     ctx = ScoringContext(judge=judge, judge_spec=spec.judge, seed=spec.execution.seed)
     scorers = [d.factory(ctx) for d in defs]
     metrics = [m for sc in scorers for m in sc.metrics]
@@ -148,7 +155,9 @@ def score_run(
     for metric in spec.thresholds:
         if metric not in names:
             hint = did_you_mean(metric, names) or f"scored metrics: {', '.join(sorted(names))}"
-            raise ConfigError(f"thresholds.{metric}: not a metric of this run", where=plan.source.where, hint=hint)
+            raise ConfigError(
+                f"thresholds.{metric}: not a metric of this run", where=plan.source.where, hint=hint
+            )
 
     items = build_items(plan, records)
     per_item = score_items(items, scorers, progress)
@@ -172,22 +181,29 @@ def score_run(
                 }
             )
     for m in metrics:
-        frame[m.name] = [scores[m.name].value if m.name in scores else math.nan for scores in per_item]
+        frame[m.name] = [
+            scores[m.name].value if m.name in scores else math.nan for scores in per_item
+        ]
     frame["passed"] = passed
     frame["high_findings"] = [len(f) for f in findings]
     frame["findings"] = findings
     # Failures to score only (a metric that does not apply to a sample is NaN, not "unscored").
     frame["unscored"] = [
-        {s.name: s.reason for s in scores.values() if not s.scored and s.applicable} for scores in per_item
+        {s.name: s.reason for s in scores.values() if not s.scored and s.applicable}
+        for scores in per_item
     ]
     return Scored(samples=frame, metrics=metrics, scores=pd.DataFrame(long_rows))
 
 
-def _passes(item: ScoreItem, scores: dict[str, Score], thresholds: dict[str, str], found: list[str]) -> bool:
+def _passes(
+    item: ScoreItem, scores: dict[str, Score], thresholds: dict[str, str], found: list[str]
+) -> bool:
     """No error, no high-severity finding, and: declines when unanswerable, else every threshold."""
     if item.error is not None or found:
         return False
     if item.category == "unanswerable":
         abstention = scores.get("abstention")
         return abstention is not None and abstention.value == 1.0
-    return all(holds(scores[m].value if m in scores else math.nan, rule) for m, rule in thresholds.items())
+    return all(
+        holds(scores[m].value if m in scores else math.nan, rule) for m, rule in thresholds.items()
+    )

@@ -10,6 +10,7 @@ from workbench.spec._load import (
     write_schema,
 )
 from workbench.spec._models import (
+    JUDGE_METRICS,
     RETRIEVER_TYPES,
     ColumnMap,
     CorpusSpec,
@@ -18,9 +19,8 @@ from workbench.spec._models import (
     ExperimentSpec,
     GatePolicy,
     GenerationParams,
-    JudgeSpec,
-    JUDGE_METRICS,
     GridSpec,
+    JudgeSpec,
     ModelSpec,
     PriceSpec,
     PricingSpec,
@@ -29,8 +29,6 @@ from workbench.spec._models import (
 
 __all__ = [
     "JUDGE_METRICS",
-    "GatePolicy",
-    "JudgeSpec",
     "RETRIEVER_TYPES",
     "SCHEMA_PATH",
     "ColumnMap",
@@ -38,8 +36,10 @@ __all__ = [
     "DatasetSpec",
     "ExecutionSpec",
     "ExperimentSpec",
+    "GatePolicy",
     "GenerationParams",
     "GridSpec",
+    "JudgeSpec",
     "ModelSpec",
     "PriceSpec",
     "PricingSpec",

@@ -84,7 +84,9 @@ def load_spec(
     return SpecSource(spec=spec, base_dir=folder.resolve(), path=path)
 
 
-def apply_overrides(data: dict[str, Any], overrides: Iterable[str], *, where: str) -> dict[str, Any]:
+def apply_overrides(
+    data: dict[str, Any], overrides: Iterable[str], *, where: str
+) -> dict[str, Any]:
     """Apply ``a.b.c=value`` overrides (value parsed as YAML) to a nested dict copy."""
     result = json.loads(json.dumps(data, default=str))
     for item in overrides:
@@ -110,7 +112,9 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str], *, where: st
     return result
 
 
-def resolve_model(ref: str | ModelSpec, spec: ExperimentSpec, *, field: str, where: str) -> ModelSpec:
+def resolve_model(
+    ref: str | ModelSpec, spec: ExperimentSpec, *, field: str, where: str
+) -> ModelSpec:
     """Expand ``provider:model`` short forms and names defined under ``models:``."""
     if isinstance(ref, ModelSpec):
         return ref
@@ -123,7 +127,8 @@ def resolve_model(ref: str | ModelSpec, spec: ExperimentSpec, *, field: str, whe
         raise ConfigError(
             f"{field}: unknown model '{ref}'",
             where=where,
-            hint=hint or "write provider:model (e.g. llama_cpp:smollm2-135m) or define it under models:",
+            hint=hint
+            or "write provider:model (e.g. llama_cpp:smollm2-135m) or define it under models:",
         )
     from workbench.models._registry import providers
 
@@ -269,7 +274,9 @@ def _line_of(text: str, field: str) -> int | None:
         child = None
         if isinstance(node, yaml.MappingNode) and isinstance(part, str):
             child = next((v for k, v in node.value if k.value == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
             child = node.value[part]
         if child is None:
             break

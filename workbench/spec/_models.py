@@ -37,7 +37,9 @@ class ColumnMap(_Strict):
 class DatasetSpec(_Strict):
     """The golden dataset: a local jsonl / csv / parquet file, or a hub dataset."""
 
-    path: str | None = Field(None, description="File relative to the spec file (jsonl, csv, parquet).")
+    path: str | None = Field(
+        None, description="File relative to the spec file (jsonl, csv, parquet)."
+    )
     hub: str | None = Field(None, description="HF hub dataset name (needs a network).")
     split: str = "train"
     name: str | None = Field(None, description="Name shown in MLflow; defaults to the file stem.")
@@ -103,7 +105,8 @@ class ModelSpec(_Strict):
         if value not in known:
             hint = did_you_mean(value, known)
             raise ValueError(
-                f"unknown model provider '{value}'" + (f" ({hint})" if hint else "")
+                f"unknown model provider '{value}'"
+                + (f" ({hint})" if hint else "")
                 + f"; known: {', '.join(known)}"
             )
         return value
@@ -133,9 +136,7 @@ class RetrieverSpec(_Strict):
     type: str
     name: str | None = None
     k: int = Field(3, ge=1, le=100)
-    chunk_size: int = Field(
-        0, ge=0, description="Words per chunk; 0 keeps each document whole."
-    )
+    chunk_size: int = Field(0, ge=0, description="Words per chunk; 0 keeps each document whole.")
     chunk_overlap: int = Field(0, ge=0)
     rrf_k: int = Field(60, ge=1, description="hybrid: the constant of reciprocal-rank fusion.")
 
@@ -147,7 +148,8 @@ class RetrieverSpec(_Strict):
 
             hint = did_you_mean(value, RETRIEVER_TYPES)
             raise ValueError(
-                f"unknown retriever '{value}'" + (f" ({hint})" if hint else "")
+                f"unknown retriever '{value}'"
+                + (f" ({hint})" if hint else "")
                 + f"; known: {', '.join(RETRIEVER_TYPES)}"
             )
         return value
@@ -196,7 +198,8 @@ class GridSpec(_Strict):
             if key not in known:
                 hint = did_you_mean(key, known)
                 raise ValueError(
-                    f"unknown generation parameter '{key}'" + (f" ({hint})" if hint else "")
+                    f"unknown generation parameter '{key}'"
+                    + (f" ({hint})" if hint else "")
                     + f"; known: {', '.join(known)}"
                 )
             if not isinstance(levels, list) or not levels:
@@ -228,13 +231,20 @@ _THRESHOLD = r"^\s*(>=|<=|>|<|==)\s*-?\d+(\.\d+)?\s*$"
 class JudgeSpec(_Strict):
     """An LLM judge for ragas' LLM-judged metrics (any provider of the workbench)."""
 
-    model: str | ModelSpec = Field(description="provider:model short form, a name under models:, or a full model.")
+    model: str | ModelSpec = Field(
+        description="provider:model short form, a name under models:, or a full model."
+    )
     metrics: list[Literal["faithfulness", "answer_relevancy", "llm_context_precision"]] = Field(
         default_factory=lambda: list(JUDGE_METRICS)
     )
     max_tokens: int = Field(384, ge=16, le=8192)
     timeout_s: float = Field(180.0, gt=0)
     concurrency: int = Field(1, ge=1, le=64, description="Parallel judge calls (remote judges).")
+    response_format: Literal["json_object_schema", "json_schema"] = Field(
+        "json_object_schema",
+        description="How the judge is asked for JSON: a llama.cpp server/local model takes "
+        "{type: json_object, schema}; OpenAI takes {type: json_schema}.",
+    )
 
 
 class GatePolicy(_Strict):
@@ -243,7 +253,10 @@ class GatePolicy(_Strict):
     name: str = "default"
     version: str = "1"
     min_pass_rate_lower_bound: float | None = Field(
-        None, ge=0, le=1, description="The 95 % Wilson lower bound of the pass rate must reach this."
+        None,
+        ge=0,
+        le=1,
+        description="The 95 % Wilson lower bound of the pass rate must reach this.",
     )
     max_high_severity_findings: int | None = Field(0, ge=0)
     max_p95_latency_s: float | None = Field(None, gt=0)
@@ -255,7 +268,9 @@ class GatePolicy(_Strict):
     metrics: dict[str, Annotated[str, Field(pattern=_THRESHOLD)]] = Field(
         default_factory=dict, description="Metric means, e.g. {semantic_similarity: '>= 0.6'}."
     )
-    primary_metric: str = Field("pass_rate", description="What a challenger must improve (promotion).")
+    primary_metric: str = Field(
+        "pass_rate", description="What a challenger must improve (promotion)."
+    )
     guard_metrics: list[str] = Field(
         default_factory=list, description="What a challenger must not significantly regress."
     )

@@ -1,6 +1,13 @@
 """MLflow tracking: the only package in workbench that imports mlflow."""
 
-from workbench.tracking._log import LEADERBOARD, TABLE, git_commit, log_run, write_table
+from workbench.tracking._log import (
+    LEADERBOARD,
+    TABLE,
+    git_commit,
+    log_gate_decision,
+    log_run,
+    write_table,
+)
 from workbench.tracking._store import (
     artifact_root,
     ensure_store,
@@ -19,6 +26,7 @@ __all__ = [
     "experiment_id",
     "get_client",
     "git_commit",
+    "log_gate_decision",
     "log_run",
     "redact",
     "resolve_uri",

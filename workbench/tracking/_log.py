@@ -7,11 +7,13 @@ are not written twice, and tables are written whole (overwritten, never appended
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import subprocess
 import tempfile
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -39,18 +41,17 @@ TAG_EXPERIMENT = "workbench.experiment"
 TAG_VARIANT = "workbench.variant_id"
 TAG_COMPLETE = "workbench.complete"
 PARENT_TAG = "mlflow.parentRunId"
-TABLE_COLUMNS = (
-    "sample_id", "question", "reference", "category", "severity", "answer", "error",
-    "latency_s", "prompt_tokens", "completion_tokens", "cost_usd", "attempts", "cached",
-    "retrieved_doc_ids", "retrieved_ids", "contexts", "passed", "high_findings", "findings", "unscored",
-)  # fmt: skip
 
 
 @cache
 def git_commit() -> str | None:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=_paths.project_root(), capture_output=True, text=True, timeout=5
+            ["git", "rev-parse", "HEAD"],
+            cwd=_paths.project_root(),
+            capture_output=True,
+            text=True,
+            timeout=5,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -86,18 +87,25 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:300] if text else ""
 
 
-def _log(plan: Plan, records: Sequence[SampleRecord], result: RunResult, uri: str, progress: Any) -> None:
+def _log(
+    plan: Plan, records: Sequence[SampleRecord], result: RunResult, uri: str, progress: Any
+) -> None:
     mlflow_client = client(uri)
     spec = plan.spec
     exp_id = experiment_id(spec.name, uri)
     assert exp_id is not None
     result.experiment_id = exp_id
-    prompts = {p.ref: register_prompt(mlflow_client, p, spec.name) for p in {v.prompt for v in plan.variants}}
+    prompts = {
+        p.ref: register_prompt(mlflow_client, p, spec.name)
+        for p in {v.prompt for v in plan.variants}
+    }
 
     parent = _find_resumable(mlflow_client, exp_id, plan.run_key)
     if parent is None:
         parent_id = mlflow_client.create_run(
-            exp_id, run_name=f"{spec.name} {time.strftime('%Y-%m-%d %H:%M')}", tags=_parent_tags(plan)
+            exp_id,
+            run_name=f"{spec.name} {time.strftime('%Y-%m-%d %H:%M')}",
+            tags=_parent_tags(plan),
         ).info.run_id
     else:
         parent_id = parent.info.run_id
@@ -124,10 +132,19 @@ def _log(plan: Plan, records: Sequence[SampleRecord], result: RunResult, uri: st
                     progress.advance(len(by_variant.get(vid, [])), cached=True)
                 continue
             if child is None:
-                tags = {PARENT_TAG: parent_id, TAG_VARIANT: vid, TAG_ROLE: "variant", **_common_tags(plan)}
+                tags = {
+                    PARENT_TAG: parent_id,
+                    TAG_VARIANT: vid,
+                    TAG_ROLE: "variant",
+                    **_common_tags(plan),
+                }
                 tags["workbench.variant"] = variant.label
-                run_id = mlflow_client.create_run(exp_id, run_name=variant.label, tags=tags).info.run_id
-                _log_variant_params(mlflow_client, run_id, plan, variant, prompts[variant.prompt.ref])
+                run_id = mlflow_client.create_run(
+                    exp_id, run_name=variant.label, tags=tags
+                ).info.run_id
+                _log_variant_params(
+                    mlflow_client, run_id, plan, variant, prompts[variant.prompt.ref]
+                )
             else:
                 run_id = child.info.run_id
                 mlflow_client.update_run(run_id, status="RUNNING")
@@ -145,7 +162,7 @@ def _log(plan: Plan, records: Sequence[SampleRecord], result: RunResult, uri: st
                 progress=progress,
             )
             _log_metrics(mlflow_client, run_id, board.loc[vid], rows)
-            write_table(mlflow_client, run_id, rows.loc[:, [c for c in _table_columns(result) if c in rows.columns]], TABLE)
+            write_table(mlflow_client, run_id, rows.reset_index(drop=True), TABLE)
             mlflow_client.log_text(run_id, _spec_yaml(plan), "spec.yaml")
             _link_prompt(mlflow_client, run_id, prompts[variant.prompt.ref])
             mlflow_client.set_terminated(run_id, "FINISHED")
@@ -174,7 +191,9 @@ def _find_resumable(mlflow_client: Any, exp_id: str, run_key: str) -> Any | None
 
 
 def _children(mlflow_client: Any, exp_id: str, parent_id: str) -> dict[str, Any]:
-    runs = mlflow_client.search_runs([exp_id], filter_string=f"tags.`{PARENT_TAG}` = '{parent_id}'", max_results=5000)
+    runs = mlflow_client.search_runs(
+        [exp_id], filter_string=f"tags.`{PARENT_TAG}` = '{parent_id}'", max_results=5000
+    )
     found: dict[str, Any] = {}
     for run in runs:
         vid = run.data.tags.get(TAG_VARIANT)
@@ -194,7 +213,11 @@ def _common_tags(plan: Plan) -> dict[str, str]:
 
 
 def _parent_tags(plan: Plan) -> dict[str, str]:
-    return {**_common_tags(plan), TAG_ROLE: "parent", "mlflow.note.content": plan.spec.description or ""}
+    return {
+        **_common_tags(plan),
+        TAG_ROLE: "parent",
+        "mlflow.note.content": plan.spec.description or "",
+    }
 
 
 def _clean(value: Any) -> str:
@@ -202,7 +225,9 @@ def _clean(value: Any) -> str:
     return text[:6000]
 
 
-def _log_variant_params(mlflow_client: Any, run_id: str, plan: Plan, variant: Any, prompt_version: Any) -> None:
+def _log_variant_params(
+    mlflow_client: Any, run_id: str, plan: Plan, variant: Any, prompt_version: Any
+) -> None:
     from mlflow.entities import Param
 
     golden = plan.golden
@@ -224,9 +249,15 @@ def _log_dataset(mlflow_client: Any, run_id: str, plan: Plan) -> None:
     from mlflow.entities import DatasetInput, InputTag
 
     golden = plan.golden
-    dataset = mlflow.data.from_pandas(golden.to_pandas(), source=golden.source, name=golden.name, digest=golden.digest)
+    with warnings.catch_warnings():  # MLflow registers its local source class twice and says so
+        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+        dataset = mlflow.data.from_pandas(
+            golden.to_pandas(), source=golden.source, name=golden.name, digest=golden.digest
+        )
     tag = InputTag(key="mlflow.data.context", value="eval")
-    mlflow_client.log_inputs(run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags=[tag])])
+    mlflow_client.log_inputs(
+        run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags=[tag])]
+    )
 
 
 def _finite(value: Any) -> float | None:
@@ -261,10 +292,6 @@ def _unscored_counts(rows: pd.DataFrame) -> dict[str, int]:
         for metric in reasons or {}:
             counts[metric] = counts.get(metric, 0) + 1
     return counts
-
-
-def _table_columns(result: RunResult) -> list[str]:
-    return [*TABLE_COLUMNS[:-4], *(m.name for m in result.metrics), *TABLE_COLUMNS[-4:]]
 
 
 def write_table(mlflow_client: Any, run_id: str, frame: pd.DataFrame, name: str) -> None:
@@ -326,14 +353,44 @@ def _log_parent(mlflow_client: Any, parent_id: str, plan: Plan, result: RunResul
         "cached_calls": float(result.cached_calls),
         "error_rate": result.error_rate,
         "wall_s": result.wall_s,
-        "best_pass_rate": float(result.variants["pass_rate"].max()) if len(result.variants) else 0.0,
+        "best_pass_rate": float(result.variants["pass_rate"].max())
+        if len(result.variants)
+        else 0.0,
     }
-    mlflow_client.log_batch(parent_id, params=new, metrics=[Metric(k, v, now, 0) for k, v in metrics.items()])
+    mlflow_client.log_batch(
+        parent_id, params=new, metrics=[Metric(k, v, now, 0) for k, v in metrics.items()]
+    )
     board = result.variants.copy()
     board["run_id"] = board["variant_id"].map(result.variant_run_ids)
     write_table(mlflow_client, parent_id, board, LEADERBOARD)
     mlflow_client.log_text(parent_id, _spec_yaml(plan), "spec.yaml")
+    mlflow_client.log_dict(
+        parent_id, [dataclasses.asdict(m) for m in result.metrics], "metrics.json"
+    )
+    from workbench.gates import policy_of
+
+    policy = policy_of(plan.source)
+    if policy is not None:
+        mlflow_client.log_dict(parent_id, policy.model_dump(mode="json"), "gate_policy.json")
     if result.failure:
         mlflow_client.set_tag(parent_id, "workbench.failure", result.failure)
     mlflow_client.set_tag(parent_id, TAG_COMPLETE, "true")
     mlflow_client.set_terminated(parent_id, "FAILED" if result.status == "FAILED" else "FINISHED")
+
+
+def log_gate_decision(uri: str, decision: Any) -> None:
+    """Tags (verdict, policy) and a JSON artifact on the variant's run."""
+    if not decision.run_id:
+        return
+    mlflow_client = client(ensure_store(uri))
+    run_id = decision.run_id
+    verdict = "pass" if decision.passed else "fail"
+    for key, value in {
+        "gate.verdict": verdict,
+        "gate.policy": f"{decision.policy}@{decision.policy_version}",
+        "gate.policy_digest": decision.policy_digest,
+        "gate.failed_rules": ",".join(r.rule for r in decision.failed_rules) or "-",
+    }.items():
+        mlflow_client.set_tag(run_id, key, value)
+    name = f"gate/{decision.policy}-v{decision.policy_version}-{decision.policy_digest}.json"
+    mlflow_client.log_dict(run_id, decision.to_dict(), name)

@@ -43,7 +43,11 @@ def register_prompt(client: Any, prompt: PromptTemplate, experiment: str) -> Any
         name=name,
         template=prompt.registry_template(),
         commit_message=f"{prompt.ref}: {prompt.description}"[:500],
-        tags={TAG_VERSION: str(prompt.version), TAG_HASH: prompt.content_hash, "workbench.prompt": prompt.name},
+        tags={
+            TAG_VERSION: str(prompt.version),
+            TAG_HASH: prompt.content_hash,
+            "workbench.prompt": prompt.name,
+        },
     )
 
 

