@@ -6,6 +6,7 @@ failed gate or run); ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -180,6 +181,15 @@ def schema(
 
     path = write_schema(output or SCHEMA_PATH)
     typer.echo(f"wrote {path}")
+
+
+# Command groups that live beside their feature register themselves on `app` when imported.
+for _module in ("workbench.promotion.cli",):
+    try:
+        importlib.import_module(_module)
+    except ModuleNotFoundError as _exc:
+        if _exc.name != _module:
+            raise
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -25,7 +25,7 @@ from workbench import __version__, _paths
 from workbench.errors import TrackingError
 from workbench.tracking._prompts import prompt_uri, register_prompt
 from workbench.tracking._store import client, ensure_store, experiment_id, redact, set_process_uri
-from workbench.tracking._traces import log_traces
+from workbench.tracking._traces import existing_samples, log_traces
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -128,6 +128,8 @@ def _log(
             child = children.get(vid)
             if child is not None and child.info.status == "FINISHED":
                 result.variant_run_ids[vid] = child.info.run_id
+                trace_ids = existing_samples(mlflow_client, exp_id, child.info.run_id)
+                _set_trace_ids(result, vid, trace_ids)
                 if progress is not None:
                     progress.advance(len(by_variant.get(vid, [])), cached=True)
                 continue
@@ -149,8 +151,7 @@ def _log(
                 run_id = child.info.run_id
                 mlflow_client.update_run(run_id, status="RUNNING")
             result.variant_run_ids[vid] = run_id
-            rows = result.samples[result.samples["variant_id"] == vid]
-            log_traces(
+            trace_ids = log_traces(
                 mlflow_client,
                 exp_id=exp_id,
                 run_id=run_id,
@@ -161,6 +162,8 @@ def _log(
                 metrics={m.name: m for m in result.metrics},
                 progress=progress,
             )
+            _set_trace_ids(result, vid, trace_ids)
+            rows = result.samples[result.samples["variant_id"] == vid]
             _log_metrics(mlflow_client, run_id, board.loc[vid], rows)
             write_table(mlflow_client, run_id, rows.reset_index(drop=True), TABLE)
             mlflow_client.log_text(run_id, _spec_yaml(plan), "spec.yaml")
@@ -171,6 +174,14 @@ def _log(
             progress.finish()
 
     _log_parent(mlflow_client, parent_id, plan, result)
+
+
+def _set_trace_ids(result: RunResult, variant_id: str, trace_ids: Mapping[str, str]) -> None:
+    samples = result.samples
+    if "trace_id" not in samples.columns:
+        samples["trace_id"] = None
+    mask = samples["variant_id"] == variant_id
+    samples.loc[mask, "trace_id"] = samples.loc[mask, "sample_id"].map(trace_ids)
 
 
 # --------------------------------------------------------------------------- finding

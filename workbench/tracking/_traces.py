@@ -30,22 +30,20 @@ CHUNK = 50
 _TEXT_LIMIT = 4000
 
 
-def existing_samples(mlflow_client: Any, exp_id: str, run_id: str) -> set[str]:
-    """Sample ids that already have a complete trace in this run (resume skips them)."""
-    found: set[str] = set()
+def existing_samples(mlflow_client: Any, exp_id: str, run_id: str) -> dict[str, str]:
+    """sample id -> trace id of the complete traces already in this run (resume skips them)."""
+    found: dict[str, str] = {}
     token = None
     while True:
         page = mlflow_client.search_traces(
-            locations=[exp_id],
-            run_id=run_id,
-            include_spans=False,
-            max_results=500,
-            page_token=token,
+            locations=[exp_id], run_id=run_id, include_spans=False, max_results=500, page_token=token
         )
-        found.update(t.info.tags.get(TAG_SAMPLE, "") for t in page)
+        for trace in page:
+            if sample := trace.info.tags.get(TAG_SAMPLE):
+                found[sample] = trace.info.trace_id
         token = page.token
         if not token:
-            return found - {""}
+            return found
 
 
 def _cut(text: str) -> str:
@@ -293,7 +291,7 @@ class TraceDraft:
         )
 
     # -- standard path: the public client API (slower; used when the store lacks the calls)
-    def write_with_client(self, mlflow_client: Any, exp_id: str) -> None:
+    def write_with_client(self, mlflow_client: Any, exp_id: str) -> str:
         import mlflow
 
         root = mlflow_client.start_trace(
@@ -328,10 +326,12 @@ class TraceDraft:
         mlflow.flush_trace_async_logging()
         for item in feedback_for(trace_id, self.row, self.metrics, self.judge):
             mlflow.log_assessment(trace_id, item)
+        return str(trace_id)
 
 
-def write_drafts(mlflow_client: Any, exp_id: str, drafts: Sequence[TraceDraft]) -> None:
-    """Spans first, then the trace infos (tags and assessments): a trace with tags is complete."""
+def write_drafts(mlflow_client: Any, exp_id: str, drafts: Sequence[TraceDraft]) -> dict[str, str]:
+    """Spans first, then the trace infos (tags and assessments): a trace with tags is complete.
+    Returns sample id -> trace id."""
     store = getattr(getattr(mlflow_client, "_tracking_client", None), "store", None)
     if store is not None and hasattr(store, "log_spans") and hasattr(store, "start_trace"):
         try:
@@ -339,11 +339,10 @@ def write_drafts(mlflow_client: Any, exp_id: str, drafts: Sequence[TraceDraft]) 
             store.log_spans(exp_id, [s for _, spans in built for s in spans])
             for info, _ in built:
                 store.start_trace(info)
-            return
+            return {d.tags[TAG_SAMPLE]: d.trace_id for d in drafts}
         except (AttributeError, TypeError, NotImplementedError):
             pass  # internals moved in this MLflow version: take the public road
-    for draft in drafts:
-        draft.write_with_client(mlflow_client, exp_id)
+    return {d.tags[TAG_SAMPLE]: d.write_with_client(mlflow_client, exp_id) for d in drafts}
 
 
 def log_traces(
@@ -357,8 +356,8 @@ def log_traces(
     scores: Mapping[tuple[str, str], Mapping[str, Any]],
     metrics: Mapping[str, MetricInfo],
     progress: ProgressSink | None = None,
-) -> int:
-    """Write the missing traces of one variant's run; returns how many were written."""
+) -> dict[str, str]:
+    """Write the missing traces of one variant's run; returns sample id -> trace id (all)."""
     done = existing_samples(mlflow_client, exp_id, run_id)
     samples = {s.id: s for s in plan.golden.samples}
     judge = None
@@ -382,7 +381,7 @@ def log_traces(
             )
             for r in chunk
         ]
-        write_drafts(mlflow_client, exp_id, drafts)
+        done.update(write_drafts(mlflow_client, exp_id, drafts))
         if progress is not None:
             progress.advance(len(chunk))
-    return len(todo)
+    return done
