@@ -45,6 +45,9 @@ def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
     _STATE["debug"] = debug
+    from workbench._plugins import load_plugins
+
+    load_plugins()
 
 
 @app.command()
@@ -187,8 +190,8 @@ def schema(
 for _module in ("workbench.promotion.cli",):
     try:
         importlib.import_module(_module)
-    except ModuleNotFoundError as _exc:
-        if _exc.name != _module:
+    except ModuleNotFoundError as _exc:  # the feature is not installed in this checkout
+        if not (_exc.name and _module.startswith(_exc.name)):
             raise
 
 
@@ -224,4 +227,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m workbench.cli`: run the imported module's app (feature modules register
+    # their commands on `workbench.cli.app`, not on this `__main__` copy).
+    from workbench import cli as _cli
+
+    _cli.main()
