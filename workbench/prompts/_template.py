@@ -51,7 +51,7 @@ class PromptTemplate:
         """Fill the placeholders; ``contexts`` are (title, text) pairs, numbered from 1."""
         values = {"question": question.strip(), "context": format_context(contexts)}
         return [
-            Message(role=role, content=_PLACEHOLDER.sub(lambda m: values[m.group(1)], content))  # type: ignore[arg-type]
+            Message(role=role, content=_PLACEHOLDER.sub(lambda m: values[m.group(1)], content))
             for role, content in self.messages
         ]
 
@@ -119,9 +119,7 @@ def parse_prompt(path: Path) -> PromptTemplate:
     unknown = set(data) - {"name", "version", "description", "messages"}
     if unknown:
         raise ConfigError(f"unknown field(s): {', '.join(sorted(unknown))}", where=path)
-    if data.get("name", m["name"]) != m["name"] or int(data.get("version", m["version"])) != int(
-        m["version"]
-    ):
+    if str(data.get("name", m["name"])) != m["name"] or str(data.get("version", m["version"])) != m["version"]:
         raise ConfigError(
             "name/version inside the file disagree with its file name",
             where=path,

@@ -44,7 +44,7 @@ def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
             return [visit(v) for v in node]
         return node
 
-    return visit(schema)  # type: ignore[no-any-return]
+    return visit(schema)
 
 
 def _looks_binary(name: str, prop: dict[str, Any]) -> bool:
@@ -92,7 +92,7 @@ def tighten_schema(
             node.pop(key, None)
         return node
 
-    return visit(schema)  # type: ignore[no-any-return]
+    return visit(schema)
 
 
 def build_judge(spec: Any, *, where: str = "<spec>") -> Any:
@@ -123,7 +123,7 @@ def make_judge_llm(model: Any, judge_spec: Any, *, cache: Any = None, seed: int 
 
     params = GenerationParams(temperature=0.0, max_tokens=judge_spec.max_tokens, seed=seed, stop=())
 
-    class WorkbenchJudge(InstructorBaseRagasLLM):  # type: ignore[misc]
+    class WorkbenchJudge(InstructorBaseRagasLLM):
         """ragas calls ``generate`` / ``agenerate`` with a prompt and a pydantic model."""
 
         def __init__(self) -> None:
@@ -144,7 +144,7 @@ def make_judge_llm(model: Any, judge_spec: Any, *, cache: Any = None, seed: int 
                 }
             return {"type": "json_object", "schema": schema}
 
-        def generate(self, prompt: str, response_model: type[M]) -> M:  # type: ignore[override]
+        def generate(self, prompt: str, response_model: type[M]) -> M:
             assert isinstance(response_model, type) and issubclass(response_model, BaseModel)
             messages = [Message(role="user", content=prompt)]
             fmt = self._format(response_model)
@@ -174,7 +174,7 @@ def make_judge_llm(model: Any, judge_spec: Any, *, cache: Any = None, seed: int 
                     f"unparseable judge output{cut}: {first}; raw={raw[:160]!r}"
                 ) from None
 
-        async def agenerate(self, prompt: str, response_model: type[M]) -> M:  # type: ignore[override]
+        async def agenerate(self, prompt: str, response_model: type[M]) -> M:
             # Provider calls are synchronous (llama.cpp in-process, or httpx with retries):
             # run them in a worker thread so the event loop stays free.
             return await asyncio.to_thread(self.generate, prompt, response_model)

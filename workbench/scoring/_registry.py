@@ -49,7 +49,8 @@ class ScoringContext:
 
 
 class Scorer(Protocol):
-    metrics: Sequence[MetricInfo]
+    @property
+    def metrics(self) -> Sequence[MetricInfo]: ...
 
     def __call__(self, item: ScoreItem) -> list[Score]: ...
 

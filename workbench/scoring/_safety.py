@@ -74,7 +74,7 @@ def find_pii(text: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     masked = text
 
-    def take(kind: str, pattern: re.Pattern[str], valid=lambda v: True, norm=_digits) -> None:  # type: ignore[no-untyped-def]
+    def take(kind: str, pattern: re.Pattern[str], valid=lambda v: True, norm=_digits) -> None:
         nonlocal masked
         for m in pattern.finditer(masked):
             if valid(m.group()):

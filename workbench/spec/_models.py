@@ -224,7 +224,8 @@ class PricingSpec(_Strict):
     )
 
 
-JUDGE_METRICS = ("faithfulness", "answer_relevancy", "llm_context_precision")
+JudgeMetric = Literal["faithfulness", "answer_relevancy", "llm_context_precision"]
+JUDGE_METRICS: tuple[JudgeMetric, ...] = ("faithfulness", "answer_relevancy", "llm_context_precision")
 _THRESHOLD = r"^\s*(>=|<=|>|<|==)\s*-?\d+(\.\d+)?\s*$"
 
 
@@ -234,9 +235,7 @@ class JudgeSpec(_Strict):
     model: str | ModelSpec = Field(
         description="provider:model short form, a name under models:, or a full model."
     )
-    metrics: list[Literal["faithfulness", "answer_relevancy", "llm_context_precision"]] = Field(
-        default_factory=lambda: list(JUDGE_METRICS)
-    )
+    metrics: list[JudgeMetric] = Field(default_factory=lambda: list(JUDGE_METRICS))
     max_tokens: int = Field(384, ge=16, le=8192)
     timeout_s: float = Field(180.0, gt=0)
     concurrency: int = Field(1, ge=1, le=64, description="Parallel judge calls (remote judges).")

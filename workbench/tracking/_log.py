@@ -150,6 +150,15 @@ def _log(
             else:
                 run_id = child.info.run_id
                 mlflow_client.update_run(run_id, status="RUNNING")
+                # The run may have died between creating this child and logging its params.
+                _log_variant_params(
+                    mlflow_client,
+                    run_id,
+                    plan,
+                    variant,
+                    prompts[variant.prompt.ref],
+                    existing=mlflow_client.get_run(run_id),
+                )
             result.variant_run_ids[vid] = run_id
             trace_ids = log_traces(
                 mlflow_client,
@@ -237,8 +246,16 @@ def _clean(value: Any) -> str:
 
 
 def _log_variant_params(
-    mlflow_client: Any, run_id: str, plan: Plan, variant: Any, prompt_version: Any
+    mlflow_client: Any,
+    run_id: str,
+    plan: Plan,
+    variant: Any,
+    prompt_version: Any,
+    *,
+    existing: Any = None,
 ) -> None:
+    """Params and the dataset input of a child run; on a resumed run (``existing``), only
+    what an interrupted earlier attempt did not log."""
     from mlflow.entities import Param
 
     golden = plan.golden
@@ -251,18 +268,22 @@ def _log_variant_params(
         "dataset.samples": len(golden),
         "dataset.total": golden.total,
     }
-    mlflow_client.log_batch(run_id, params=[Param(k, _clean(v)) for k, v in params.items()])
-    _log_dataset(mlflow_client, run_id, plan)
+    logged = existing.data.params if existing is not None else {}
+    missing = [Param(k, _clean(v)) for k, v in params.items() if k not in logged]
+    if missing:
+        mlflow_client.log_batch(run_id, params=missing)
+    if existing is None or not (existing.inputs and existing.inputs.dataset_inputs):
+        _log_dataset(mlflow_client, run_id, plan)
 
 
 def _log_dataset(mlflow_client: Any, run_id: str, plan: Plan) -> None:
-    import mlflow
+    from mlflow.data.pandas_dataset import from_pandas
     from mlflow.entities import DatasetInput, InputTag
 
     golden = plan.golden
     with warnings.catch_warnings():  # MLflow registers its local source class twice and says so
         warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
-        dataset = mlflow.data.from_pandas(
+        dataset = from_pandas(
             golden.to_pandas(), source=golden.source, name=golden.name, digest=golden.digest
         )
     tag = InputTag(key="mlflow.data.context", value="eval")
@@ -351,6 +372,7 @@ def _log_parent(mlflow_client: Any, parent_id: str, plan: Plan, result: RunResul
         "dataset.name": plan.golden.name,
         "dataset.digest": plan.golden.digest,
         "corpus.digest": plan.corpus.digest if plan.corpus else "none",
+        "corpus.path": plan.corpus.source if plan.corpus else "none",
         "prompts": ",".join(sorted({v.prompt.ref for v in plan.variants})),
         "models": ",".join(sorted({v.model.label for v in plan.variants})),
         "retrievers": ",".join(sorted({v.retriever.label for v in plan.variants})),
@@ -385,8 +407,10 @@ def _log_parent(mlflow_client: Any, parent_id: str, plan: Plan, result: RunResul
         mlflow_client.log_dict(parent_id, policy.model_dump(mode="json"), "gate_policy.json")
     if result.failure:
         mlflow_client.set_tag(parent_id, "workbench.failure", result.failure)
-    mlflow_client.set_tag(parent_id, TAG_COMPLETE, "true")
+    # Terminate, then mark complete: a run that dies between the two is resumed (and
+    # closed) by the rerun; the other order would leave a "complete" run RUNNING forever.
     mlflow_client.set_terminated(parent_id, "FAILED" if result.status == "FAILED" else "FINISHED")
+    mlflow_client.set_tag(parent_id, TAG_COMPLETE, "true")
 
 
 def log_gate_decision(uri: str, decision: Any) -> None:
