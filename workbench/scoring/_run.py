@@ -138,7 +138,7 @@ def score_run(
 ) -> Scored:
     import pandas as pd
 
-    from workbench.scoring._builtin import high_findings
+    from workbench.scoring._builtin import findings_of
 
     spec = plan.spec
     judge = None
@@ -166,9 +166,10 @@ def score_run(
     long_rows = []
     passed, findings = [], []
     for record, item, scores in zip(records, items, per_item, strict=True):
-        found = high_findings(scores, item)
+        found = findings_of(scores, item)
         findings.append(found)
-        passed.append(float(_passes(item, scores, spec.thresholds, found)))
+        high = [f"{f.check}: {f.detail}" for f in found if f.severity == "high"]
+        passed.append(float(_passes(item, scores, spec.thresholds, high)))
         for s in scores.values():
             long_rows.append(
                 {
@@ -185,8 +186,8 @@ def score_run(
             scores[m.name].value if m.name in scores else math.nan for scores in per_item
         ]
     frame["passed"] = passed
-    frame["high_findings"] = [len(f) for f in findings]
-    frame["findings"] = findings
+    frame["high_findings"] = [sum(f.severity == "high" for f in found) for found in findings]
+    frame["findings"] = [[f"{f.check} ({f.severity}): {f.detail}" for f in found] for found in findings]
     # Failures to score only (a metric that does not apply to a sample is NaN, not "unscored").
     frame["unscored"] = [
         {s.name: s.reason for s in scores.values() if not s.scored and s.applicable}
