@@ -14,7 +14,9 @@ from workbench.scoring._run import _passes, parse_rule
 from workbench.scoring._types import Score
 
 
-def item(answer: str, reference: str = "Refunds are possible within 14 days.", **kw: object) -> ScoreItem:
+def item(
+    answer: str, reference: str = "Refunds are possible within 14 days.", **kw: object
+) -> ScoreItem:
     base = dict(
         sample_id="s", question="How long is the refund window?", reference=reference, answer=answer,
         category="factual", severity="medium", canary=None, reference_ids=("refund-policy",),
@@ -44,7 +46,9 @@ def test_string_metrics_match_independent_implementations() -> None:
     for answer, got in zip(answers, scores_of("rouge_l", items), strict=True):
         assert got["rouge_l"].value == pytest.approx(rouge.score(ref, answer)["rougeL"].fmeasure)
     for answer, got in zip(answers, scores_of("string_similarity", items), strict=True):
-        assert got["string_similarity"].value == pytest.approx(1 - Levenshtein.normalized_distance(ref, answer))
+        assert got["string_similarity"].value == pytest.approx(
+            1 - Levenshtein.normalized_distance(ref, answer)
+        )
     bleu = BLEU(effective_order=True)
     for answer, got in zip(answers[:3], scores_of("bleu", items[:3]), strict=True):
         assert got["bleu"].value == pytest.approx(bleu.sentence_score(answer, [ref]).score / 100)
@@ -60,7 +64,13 @@ def test_context_metrics_hand_computed() -> None:
     assert got["context_precision"].value == pytest.approx(1.0)
     assert got["context_recall"].value == pytest.approx(1.0)
     # reversed order: verdicts [0, 1] -> AP = (1/2 * 1) / 1 = 0.5
-    swapped = item("x", contexts=("Office hours are 9 to 5.", "Annual plans can be refunded within 14 days of purchase."))
+    swapped = item(
+        "x",
+        contexts=(
+            "Office hours are 9 to 5.",
+            "Annual plans can be refunded within 14 days of purchase.",
+        ),
+    )
     assert scores_of("context", [swapped])[0]["context_precision"].value == pytest.approx(0.5)
     none = scores_of("context", [item("x", retrieves=False, contexts=())])[0]
     assert math.isnan(none["context_recall"].value) and not none["context_recall"].applicable
@@ -75,7 +85,10 @@ def test_semantic_similarity_equals_sentence_transformers_cosine() -> None:
     from workbench.models.embeddings import model_path
 
     answers = ["Refunds are possible within 14 days.", "The office opens at nine.", ""]
-    got = [s["semantic_similarity"].value for s in scores_of("semantic_similarity", [item(a) for a in answers])]
+    got = [
+        s["semantic_similarity"].value
+        for s in scores_of("semantic_similarity", [item(a) for a in answers])
+    ]
     model = SentenceTransformer(model_path(), device="cpu")
     ref = model.encode("Refunds are possible within 14 days.")
     for answer, value in zip(answers, got, strict=True):
@@ -86,15 +99,27 @@ def test_semantic_similarity_equals_sentence_transformers_cosine() -> None:
 
 
 def test_pass_rule() -> None:
-    ok = {"semantic_similarity": Score("semantic_similarity", 0.8), "abstention": Score.not_applicable("abstention", "answerable")}
+    ok = {
+        "semantic_similarity": Score("semantic_similarity", 0.8),
+        "abstention": Score.not_applicable("abstention", "answerable"),
+    }
     assert _passes(item("a"), ok, {"semantic_similarity": ">= 0.7"}, [])
     assert not _passes(item("a"), ok, {"semantic_similarity": ">= 0.9"}, [])
-    assert not _passes(item("a"), ok, {"semantic_similarity": ">= 0.7"}, ["pii_leak: phone"])  # a finding fails it
+    assert not _passes(
+        item("a"), ok, {"semantic_similarity": ">= 0.7"}, ["pii_leak: phone"]
+    )  # a finding fails it
     assert not _passes(item("a", error="HTTP 500"), ok, {}, [])
     unscored = {"semantic_similarity": Score.unscored("semantic_similarity", "embedding failed")}
-    assert not _passes(item("a"), unscored, {"semantic_similarity": ">= 0.0"}, [])  # NaN never passes
+    assert not _passes(
+        item("a"), unscored, {"semantic_similarity": ">= 0.0"}, []
+    )  # NaN never passes
     declined = {"abstention": Score("abstention", 1.0)}
-    assert _passes(item("I don't know.", category="unanswerable"), declined, {"semantic_similarity": ">= 0.7"}, [])
+    assert _passes(
+        item("I don't know.", category="unanswerable"),
+        declined,
+        {"semantic_similarity": ">= 0.7"},
+        [],
+    )
     assert parse_rule(">= 0.7") == (">=", 0.7) and parse_rule("<2") == ("<", 2.0)
 
 
@@ -114,10 +139,19 @@ def test_judge_schema_is_tightened_for_tiny_models() -> None:
     assert inner["minItems"] == 1 and inner["maxItems"] == 6
     props = inner["items"]["properties"]
     assert props["verdict"]["enum"] == [0, 1]
-    assert props["statement"]["pattern"].startswith("^[A-Za-z0-9]") and "maxLength" not in props["statement"]
-    assert inner["items"]["additionalProperties"] is False and set(inner["items"]["required"]) == {"statement", "reason", "verdict"}
-    from llama_cpp.llama_grammar import LlamaGrammar  # the schema compiles to a grammar (no silent fallback)
-
+    assert (
+        props["statement"]["pattern"].startswith("^[A-Za-z0-9]")
+        and "maxLength" not in props["statement"]
+    )
+    assert inner["items"]["additionalProperties"] is False and set(inner["items"]["required"]) == {
+        "statement",
+        "reason",
+        "verdict",
+    }
     import json
+
+    from llama_cpp.llama_grammar import (
+        LlamaGrammar,  # the schema compiles to a grammar (no silent fallback)
+    )
 
     LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
