@@ -173,15 +173,20 @@ def generate_all(
         if pending:
             with executor_for(spec.execution) as pool:
                 futures = {pool.submit(run_call, item[2]): item for item in pending}
-                for future in cf.as_completed(futures):
-                    slot, key, _task, variant, sample, messages, retrieval = futures[future]
-                    generation = future.result()
-                    if cache is not None:
-                        cache.put(key, generation)
-                    records[slot] = SampleRecord(
-                        variant.variant_id, sample.id, messages, retrieval, generation, False
-                    )
-                    progress.advance(error=not generation.ok)
+                try:
+                    for future in cf.as_completed(futures):
+                        slot, key, _task, variant, sample, messages, retrieval = futures[future]
+                        generation = future.result()
+                        if cache is not None:  # every finished call is kept, whatever happens next
+                            cache.put(key, generation)
+                        records[slot] = SampleRecord(
+                            variant.variant_id, sample.id, messages, retrieval, generation, False
+                        )
+                        progress.advance(error=not generation.ok)
+                except BaseException:  # Ctrl-C: do not wait for the calls not yet started
+                    for future in futures:
+                        future.cancel()
+                    raise
     finally:
         progress.finish()
     return [r for r in records if r is not None]

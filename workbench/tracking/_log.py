@@ -72,6 +72,9 @@ def log_run(
     result.tracking_uri = redact(uri)
     try:
         _log(plan, records, result, uri, progress)
+    except KeyboardInterrupt:
+        _mark_killed(uri, result.run_id)
+        raise
     except TrackingError:
         raise
     except Exception as exc:  # mlflow, sqlalchemy, http: the store failed mid-way
@@ -80,6 +83,16 @@ def log_run(
             hint="model outputs are cached: rerun the same command once the store is back to finish logging",
         ) from exc
     return result
+
+
+def _mark_killed(uri: str, run_id: str | None) -> None:
+    """Ctrl-C while logging: say so in MLflow (a rerun of the same command resumes it)."""
+    if run_id is None:
+        return
+    try:
+        client(uri).set_terminated(run_id, "KILLED")
+    except Exception:  # the store may be what is failing; the rerun repairs it
+        return
 
 
 def _first_line(exc: BaseException) -> str:
