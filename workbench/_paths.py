@@ -31,7 +31,28 @@ def cache_dir() -> Path:
 
 
 def default_tracking_uri() -> str:
-    """``$MLFLOW_TRACKING_URI`` or the project's sqlite store ``mlruns/mlflow.db``."""
+    """``$MLFLOW_TRACKING_URI``, else ``[tracking] uri`` of the project file (a relative
+    sqlite path is relative to the project root), else ``<project>/mlruns/mlflow.db``."""
     if uri := os.environ.get("MLFLOW_TRACKING_URI"):
         return uri
-    return f"sqlite:///{project_root() / 'mlruns' / 'mlflow.db'}"
+    root = project_root()
+    configured = _project_setting(root, "tracking", "uri")
+    if isinstance(configured, str) and configured:
+        prefix = "sqlite:///"
+        if configured.startswith(prefix) and not configured[len(prefix) :].startswith("/"):
+            return f"{prefix}{root / configured[len(prefix) :]}"
+        return configured
+    return f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
+
+
+def _project_setting(root: Path, section: str, key: str) -> object:
+    import tomllib
+
+    path = root / PROJECT_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError:
+        return None  # reported with the file name by workbench.users / plugins when used
+    return (data.get(section) or {}).get(key)

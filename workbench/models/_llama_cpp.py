@@ -22,7 +22,6 @@ from workbench.spec import GenerationParams, ModelSpec
 _CALL_LOCK = threading.Lock()  # one llama.cpp call at a time in this process
 _LOAD_LOCK = threading.Lock()
 _LOADED: dict[tuple[str, int], Any] = {}
-_VOCABS: dict[str, Any] = {}
 _GRAMMARS: dict[str, Any] = {}
 
 
@@ -43,13 +42,12 @@ def _grammar(response_format: Mapping[str, Any]) -> Any:
 def close_all() -> None:
     """Free the models before interpreter teardown (llama.cpp's __del__ fails after it)."""
     with _LOAD_LOCK:
-        for llm in [*_LOADED.values(), *_VOCABS.values()]:
+        for llm in _LOADED.values():
             try:
                 llm.close()
             except Exception:  # already closed
                 pass
         _LOADED.clear()
-        _VOCABS.clear()
 
 
 def threads() -> int:
@@ -168,16 +166,3 @@ class LlamaCppModel:
             finish_reason=choice.get("finish_reason"),
             started_at=started,
         )
-
-    def count_tokens(self, text: str) -> int:
-        """Exact token count with the model's own tokenizer (loads vocabulary only)."""
-        return len(_vocab(str(self.path)).tokenize(text.encode(), add_bos=True))
-
-
-def _vocab(path: str) -> Any:
-    with _LOAD_LOCK:
-        if path not in _VOCABS:
-            from llama_cpp import Llama
-
-            _VOCABS[path] = Llama(model_path=path, vocab_only=True, verbose=False)
-        return _VOCABS[path]
