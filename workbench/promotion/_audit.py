@@ -1,0 +1,159 @@
+"""The promotion audit log: one immutable record per proposal, decision, rollback and
+refused or failed attempt, stored with MLflow (see :mod:`workbench.tracking.registry`).
+
+The public API can append and read records; there is no update or delete path. Each
+record carries a digest of its content, so an edit made behind the workbench's back
+(in the artifact store) shows up as ``intact=False``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Outcome = Literal["ok", "refused", "failed"]
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """Who did (or tried) what, when, to which version, and why."""
+
+    event_id: str
+    experiment: str
+    action: str
+    """propose | approve | reject | rollback"""
+    outcome: str
+    """ok | refused (not allowed or not valid) | failed (an error; nothing changed)"""
+    who: str
+    role: str
+    when: str
+    """ISO 8601, UTC."""
+    version: str | None = None
+    previous_champion: str | None = None
+    """The champion version before the action."""
+    champion_after: str | None = None
+    """The champion version after the action (the same as before unless it moved)."""
+    reason: str = ""
+    evidence_run_ids: tuple[str, ...] = ()
+    detail: str = ""
+    """Why it was refused or failed, or a summary of the evidence."""
+    prompt: str | None = None
+    """Prompt alias moves, e.g. ``quickstart.qa_terse@production: 1 -> 2``."""
+    digest: str = ""
+    intact: bool = True
+    """False when the stored content no longer matches its digest."""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["evidence_run_ids"] = list(self.evidence_run_ids)
+        data.pop("intact")
+        return data
+
+
+_CONTENT = tuple(f.name for f in fields(AuditRecord) if f.name not in ("digest", "intact"))
+
+
+def content_digest(data: dict[str, Any]) -> str:
+    payload = {k: data.get(k) for k in _CONTENT}
+    payload["evidence_run_ids"] = list(payload.get("evidence_run_ids") or ())
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def new_record(
+    *,
+    experiment: str,
+    action: str,
+    outcome: str,
+    who: str,
+    role: str,
+    version: str | None = None,
+    previous_champion: str | None = None,
+    champion_after: str | None = None,
+    reason: str = "",
+    evidence_run_ids: Sequence[str] = (),
+    detail: str = "",
+    prompt: str | None = None,
+) -> AuditRecord:
+    data: dict[str, Any] = {
+        "event_id": uuid.uuid4().hex,
+        "experiment": experiment,
+        "action": action,
+        "outcome": outcome,
+        "who": who,
+        "role": role,
+        "when": datetime.now(UTC).isoformat(timespec="microseconds"),
+        "version": None if version is None else str(version),
+        "previous_champion": previous_champion,
+        "champion_after": champion_after,
+        "reason": reason,
+        "evidence_run_ids": tuple(dict.fromkeys(r for r in evidence_run_ids if r)),
+        "detail": detail,
+        "prompt": prompt,
+    }
+    return AuditRecord(**data, digest=content_digest(data))
+
+
+def write(record: AuditRecord, *, tracking_uri: str | None = None) -> str:
+    """Append ``record`` to its experiment's log (refused when its event id exists)."""
+    from workbench.tracking import registry
+
+    return registry.append_audit(record.experiment, record.to_dict(), uri=tracking_uri)
+
+
+def _from_stored(data: dict[str, Any]) -> AuditRecord:
+    known = {f.name for f in fields(AuditRecord)} - {"intact"}
+    values: dict[str, Any] = {k: data.get(k) for k in known if k in data}
+    values.setdefault("event_id", "?")
+    for key in ("experiment", "action", "outcome", "who", "role", "when"):
+        values[key] = str(values.get(key) or "")
+    for key in ("reason", "detail", "digest"):
+        values[key] = str(values.get(key) or "")
+    values["evidence_run_ids"] = tuple(values.get("evidence_run_ids") or ())
+    intact = not data.get("unreadable") and data.get("digest") == content_digest(data)
+    return AuditRecord(**values, intact=bool(intact))
+
+
+def audit_log(experiment: str, *, tracking_uri: str | None = None) -> list[AuditRecord]:
+    """Every audit record of ``experiment``, oldest first."""
+    from workbench.tracking import registry
+
+    return [_from_stored(d) for d in registry.read_audit(experiment, uri=tracking_uri)]
+
+
+AUDIT_COLUMNS = (
+    "when",
+    "action",
+    "outcome",
+    "who",
+    "role",
+    "version",
+    "previous_champion",
+    "champion_after",
+    "reason",
+    "detail",
+    "prompt",
+    "evidence_run_ids",
+    "event_id",
+    "intact",
+)
+
+
+def audit_frame(experiment: str, *, tracking_uri: str | None = None) -> pd.DataFrame:
+    """The audit log as a DataFrame (newest first), for the app and notebooks."""
+    import pandas as pd
+
+    rows = []
+    for record in reversed(audit_log(experiment, tracking_uri=tracking_uri)):
+        row = asdict(record)
+        row["evidence_run_ids"] = ", ".join(record.evidence_run_ids)
+        rows.append({c: row[c] for c in AUDIT_COLUMNS})
+    return pd.DataFrame(rows, columns=list(AUDIT_COLUMNS))
