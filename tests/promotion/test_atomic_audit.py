@@ -182,3 +182,37 @@ def test_the_audit_run_stays_out_of_the_experiment_runs(grid, tmp_path: Path) ->
     assert audit_run.info.status == "FINISHED"
     assert [a.path for a in client.list_artifacts(audit_run.info.run_id)] == ["audit"]
     assert load_experiment("promo").run_id == run.run_id
+
+
+def test_a_decision_running_in_another_process_is_not_mistaken_for_a_crash(
+    challenger, tmp_path: Path
+) -> None:
+    """Recovery only undoes intents whose process is gone (or that are very old)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from workbench.promotion._service import INTENT_TAG
+
+    client = _client(tmp_path)
+    before = _aliases(client)
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        intent = {
+            "event_id": "live-decision-0001", "action": "approve", "who": "lee", "role": "lead",
+            "version": "2", "champion_before": "1", "prompts_before": [], "tags_before": {},
+            "host": socket.gethostname(), "pid": alive.pid, "started": time.time(),
+        }  # fmt: skip
+        client.set_registered_model_tag("promo", INTENT_TAG, json.dumps(intent))
+        client.set_registered_model_alias("promo", "champion", "2")  # its first move, in flight
+        assert promotion.recover("promo") is None
+        assert _aliases(client)[0] == "2"  # left alone: that process is still deciding
+    finally:
+        alive.kill()
+        alive.wait()
+    detail = promotion.recover("promo")  # now its process is gone: undone and audited
+    assert detail is not None and "interrupted" in detail
+    assert _aliases(client) == before
+    assert promotion.audit_log("promo")[-1].outcome == "failed"

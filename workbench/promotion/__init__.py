@@ -32,6 +32,7 @@ from workbench.promotion._service import (
     experiments_with_candidates,
     propose,
     queue,
+    recover,
     reject,
     rollback,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "load_champion",
     "propose",
     "queue",
+    "recover",
     "reject",
     "rollback",
 ]

@@ -207,6 +207,133 @@ def _candidate(info: Any, uri: str, champion: str | None) -> Candidate:
     )
 
 
+# --------------------------------------------------------------------------- crash safety
+#
+# A decision moves two aliases and a version's tags, then appends its audit record. Before
+# the first move it writes its *intent* (what every touched thing looked like before) on
+# the registered model. A failure that raises is undone at once; a process that dies
+# (SIGKILL, power loss) leaves the intent behind, and the next promotion operation on that
+# experiment finds it, restores the before-state and audits the interrupted attempt.
+
+INTENT_TAG = "workbench.decision_in_progress"
+STALE_AFTER_S = 300.0
+"""An intent this old is stale even when its process cannot be checked (another host)."""
+
+
+def _intent(record: Any, actor: User, version: str, current: str | None, moves: list[tuple[str, str | None, str | None]], old_tags: dict[str, Any]) -> str:
+    import json
+    import os
+    import socket
+    import time
+
+    return json.dumps(
+        {
+            "event_id": record.event_id,
+            "action": record.action,
+            "who": actor.name,
+            "role": actor.role,
+            "version": version,
+            "champion_before": current,
+            "prompts_before": [[name, before] for name, before, _ in moves],
+            "tags_before": old_tags,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started": time.time(),
+        }
+    )
+
+
+def _is_stale(intent: dict[str, Any]) -> bool:
+    import os
+    import socket
+    import time
+
+    if time.time() - float(intent.get("started", 0)) > STALE_AFTER_S:
+        return True
+    if intent.get("host") != socket.gethostname():
+        return False  # another machine: only age tells
+    pid = int(intent.get("pid", 0))
+    if pid == os.getpid():
+        return True  # this process is not deciding while it recovers
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _recover(experiment: str, uri: str) -> str | None:
+    """Undo a decision whose process died mid-way (caller holds the promotion lock).
+
+    Returns what was done, or None when there was nothing to recover."""
+    import json
+
+    from workbench.tracking import registry
+
+    if not registry.registered_model_exists(experiment, uri):
+        return None
+    raw = registry.model_tag(experiment, INTENT_TAG, uri)
+    if not raw:
+        return None
+    try:
+        intent = json.loads(raw)
+    except ValueError:
+        registry.set_model_tag(experiment, INTENT_TAG, None, uri)
+        return None
+    if not _is_stale(intent):
+        return None  # a decision is running right now in another process
+    done = {r.event_id for r in _audit.audit_log(experiment, tracking_uri=uri)}
+    if intent.get("event_id") in done:  # it finished; only the intent was left behind
+        registry.set_model_tag(experiment, INTENT_TAG, None, uri)
+        return None
+    half = registry.champion(experiment, uri)
+    registry.set_champion(experiment, intent.get("champion_before"), uri)
+    for name, before in intent.get("prompts_before", []):
+        registry.set_prompt_alias(name, registry.PRODUCTION, before, uri)
+    version = intent.get("version")
+    if version and intent.get("tags_before"):
+        registry.set_version_tags(experiment, str(version), intent["tags_before"], uri)
+    detail = (
+        f"{intent.get('action')} by {intent.get('who')} was interrupted (its process ended mid-way, "
+        f"champion was at {half or '-'}); every step was undone: champion back to "
+        f"{intent.get('champion_before') or '-'}"
+    )
+    _record(
+        uri,
+        User(str(intent.get("who")), intent.get("role", "lead")),
+        experiment,
+        str(intent.get("action")),
+        "failed",
+        detail=detail,
+        version=version,
+        previous_champion=intent.get("champion_before"),
+        champion_after=intent.get("champion_before"),
+        reason="(recovered after an interrupted decision)",
+    )
+    registry.set_model_tag(experiment, INTENT_TAG, None, uri)
+    return detail
+
+
+def recover(experiment: str, *, tracking_uri: str | None = None) -> str | None:
+    """Repair an experiment whose last decision was interrupted (safe to call any time)."""
+    from workbench.tracking import registry
+
+    uri = _store(tracking_uri)
+    with registry.promotion_lock(experiment, uri):
+        return _recover(experiment, uri)
+
+
+def _repair_quietly(experiment: str, uri: str) -> None:
+    """Reads repair what they can; if the store still fails, the intent stays for the next
+    operation (a decision then refuses to proceed until it is repaired)."""
+    try:
+        recover(experiment, tracking_uri=uri)
+    except Exception:
+        return
+
+
 class _Steps:
     """Apply steps in order; on failure undo the applied ones in reverse."""
 
@@ -522,6 +649,8 @@ def queue(
     uri = _store(tracking_uri)
     if experiment is not None and not registry.registered_model_exists(experiment, uri):
         return []
+    if experiment is not None:
+        _repair_quietly(experiment, uri)
     found = registry.versions(experiment, status=status, uri=uri)
     champions: dict[str, str | None] = {}
     out = []
@@ -546,6 +675,7 @@ def champion(experiment: str, *, tracking_uri: str | None = None) -> Champion | 
     uri = _store(tracking_uri)
     if not registry.registered_model_exists(experiment, uri):
         return None
+    _repair_quietly(experiment, uri)
     number = registry.champion(experiment, uri)
     if number is None:
         return None
@@ -569,7 +699,12 @@ def champion(experiment: str, *, tracking_uri: str | None = None) -> Champion | 
 
 
 def audit_log(experiment: str, *, tracking_uri: str | None = None) -> list[_audit.AuditRecord]:
-    return _audit.audit_log(experiment, tracking_uri=tracking_uri)
+    from workbench.tracking import registry
+
+    uri = _store(tracking_uri)
+    if registry.registered_model_exists(experiment, uri):
+        _repair_quietly(experiment, uri)
+    return _audit.audit_log(experiment, tracking_uri=uri)
 
 
 # --------------------------------------------------------------------------- decisions
@@ -621,6 +756,14 @@ def _decide(
     _require_experiment(experiment, uri)
     actor = _roles.acting_user(user)
     with registry.promotion_lock(experiment, uri):
+        try:
+            _recover(experiment, uri)
+        except Exception as exc:
+            raise PromotionError(
+                f"the last decision on '{experiment}' was interrupted and could not be repaired "
+                f"yet ({type(exc).__name__}: {exc}); nothing was changed",
+                hint="retry once the MLflow store is reachable",
+            ) from exc
         has_model = registry.registered_model_exists(experiment, uri)
         current = registry.champion(experiment, uri) if has_model else None
         context: dict[str, Any] = {
@@ -706,6 +849,9 @@ def _decide(
             evidence_run_ids=evidence,
             prompt=_describe_moves(moves),
         )
+        tagged = str(context["version"])
+        old_tags = {k: info.tags.get(k) for k in tags}
+        registry.set_model_tag(experiment, INTENT_TAG, _intent(record, actor, tagged, current, moves, old_tags), uri)
         try:
             if target != current:
                 steps.run(
@@ -719,8 +865,6 @@ def _decide(
                     _call(registry.set_prompt_alias, name, registry.PRODUCTION, after, uri),
                     _call(registry.set_prompt_alias, name, registry.PRODUCTION, before, uri),
                 )
-            tagged = str(context["version"])
-            old_tags = {k: info.tags.get(k) for k in tags}
             steps.run(
                 f"tags of version {tagged}",
                 _call(registry.set_version_tags, experiment, tagged, tags, uri),
@@ -755,7 +899,10 @@ def _decide(
                 )
             except Exception as exc:
                 message += f" (and the failure could not be audited: {type(exc).__name__}: {exc})"
+            if not problems:
+                _clear_intent(experiment, uri)
             raise PromotionError(message) from failed.exc
+        _clear_intent(experiment, uri)
         return Decision(
             action=action,
             experiment=experiment,
@@ -765,6 +912,15 @@ def _decide(
             prompt_moves=tuple((_describe_moves(moves) or "").split("; ")) if moves else (),
             audit_event=record.event_id,
         )
+
+
+def _clear_intent(experiment: str, uri: str) -> None:
+    from workbench.tracking import registry
+
+    try:
+        registry.set_model_tag(experiment, INTENT_TAG, None, uri)
+    except Exception:  # left behind: the next operation sees its audit record and clears it
+        return
 
 
 def _decision_tags(
@@ -805,6 +961,7 @@ __all__ = [
     "experiments_with_candidates",
     "propose",
     "queue",
+    "recover",
     "reject",
     "rollback",
 ]

@@ -524,3 +524,31 @@ def read_audit(experiment: str, uri: str | None = None) -> list[dict[str, Any]]:
                 data["_artifact"] = f"{run.info.run_id}/{AUDIT_DIR}/{path.name}"
                 records.append(data)
     return sorted(records, key=lambda r: (str(r.get("when", "")), str(r.get("event_id", ""))))
+
+
+# --------------------------------------------------------------------------- model tags
+
+
+def model_tag(name: str, key: str, uri: str | None = None) -> str | None:
+    """A tag of the registered model ``name`` (None when absent)."""
+    uri, mlflow_client = _client(uri)
+    try:
+        model = mlflow_client.get_registered_model(name)
+    except Exception as exc:
+        if _missing(exc):
+            return None
+        raise _mlflow_error(exc, f"reading registered model '{name}'") from exc
+    return (model.tags or {}).get(key)
+
+
+def set_model_tag(name: str, key: str, value: str | None, uri: str | None = None) -> None:
+    """Set (None: delete) a tag of the registered model ``name``."""
+    uri, mlflow_client = _client(uri)
+    if value is None:
+        try:
+            mlflow_client.delete_registered_model_tag(name, key)
+        except Exception as exc:
+            if not _missing(exc):
+                raise
+        return
+    mlflow_client.set_registered_model_tag(name, key, value)
