@@ -23,6 +23,39 @@ def project_root(start: Path | None = None) -> Path:
     return here
 
 
+def is_file(path: Path) -> bool:
+    """``path.is_file()``, but False instead of an exception for a name the OS refuses
+    (too long, a NUL byte): a bad path in a spec is a "not found", not a crash."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def expanded(text: str) -> Path:
+    """``Path(text).expanduser()``, or the path as written when ``~user`` names no user."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:
+        return Path(text)
+
+
+def resolved(path: Path) -> Path:
+    """``path.resolve()``, or the plain absolute path for a name the OS refuses (NUL byte)."""
+    try:
+        return path.resolve()
+    except (OSError, ValueError, RuntimeError):
+        return Path(os.path.abspath(path))
+
+
+def is_dir(path: Path) -> bool:
+    """``path.is_dir()``, but False for a name the OS refuses (see :func:`is_file`)."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
 def cache_dir() -> Path:
     """``$WORKBENCH_CACHE_DIR`` or ``<project>/.cache/workbench`` (created on demand)."""
     path = Path(os.environ.get("WORKBENCH_CACHE_DIR") or project_root() / ".cache" / "workbench")

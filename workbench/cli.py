@@ -219,8 +219,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except Exception as exc:  # click usage errors and the like
         import click
+        from typer.exceptions import TyperException  # typer >= 0.2x raises its own click copy
 
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, click.ClickException | TyperException) and hasattr(exc, "show"):
             exc.show()
             sys.exit(2)
         raise

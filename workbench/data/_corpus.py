@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench import _paths
 from workbench.errors import DatasetError
 
 _TEXT_SUFFIXES = {".md", ".txt", ".markdown"}
@@ -65,11 +66,11 @@ def split_words(text: str, size: int, overlap: int) -> list[str]:
 
 def load_corpus(path: Path, *, name: str | None = None) -> Corpus:
     """A folder of .md/.txt files (id = file stem, title = first ``# `` line) or a jsonl."""
-    if path.is_dir():
+    if _paths.is_dir(path):
         documents = [
             _read_text_doc(p) for p in sorted(path.iterdir()) if p.suffix in _TEXT_SUFFIXES
         ]
-    elif path.is_file() and path.suffix == ".jsonl":
+    elif _paths.is_file(path) and path.suffix == ".jsonl":
         documents = _read_jsonl_docs(path)
     else:
         raise DatasetError(
@@ -104,17 +105,28 @@ def _read_text_doc(path: Path) -> Document:
 
 def _read_jsonl_docs(path: Path) -> list[Document]:
     documents = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"not UTF-8 text ({exc.reason})", where=path) from None
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-            documents.append(
-                Document(
-                    id=str(row["id"]), title=str(row.get("title", row["id"])), text=str(row["text"])
-                )
+            doc = Document(
+                id=str(row["id"]), title=str(row.get("title", row["id"])), text=str(row["text"])
             )
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            for value in (doc.id, doc.title, doc.text):
+                value.encode("utf-8")  # a lone surrogate ("\udc80") cannot be stored or hashed
+            documents.append(doc)
+        except (
+            json.JSONDecodeError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            UnicodeEncodeError,
+        ) as exc:
             raise DatasetError(
                 f"line {number}: bad document ({exc})",
                 where=path,

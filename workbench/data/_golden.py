@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from workbench import _paths
 from workbench.errors import DatasetError, did_you_mean
 from workbench.spec import ColumnMap, DatasetSpec
 
@@ -98,7 +99,7 @@ def load_golden(spec: DatasetSpec, *, base_dir: Path, seed: int = 0) -> GoldenSe
     else:
         assert spec.path is not None
         path = Path(spec.path)
-        path = path if path.is_absolute() else (base_dir / path).resolve()
+        path = path if path.is_absolute() else _paths.resolved(base_dir / path)
         rows, source = _read_file(path), str(path)
     if not rows:
         raise DatasetError("the dataset has no rows", where=source, hint="add at least one sample")
@@ -151,9 +152,9 @@ def stratified_sample(samples: Sequence[Sample], n: int, *, seed: int) -> list[S
 
 
 def _read_file(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
+    if not _paths.is_file(path):
         folder = path.parent
-        names = [p.name for p in folder.iterdir()] if folder.is_dir() else []
+        names = [p.name for p in folder.iterdir()] if _paths.is_dir(folder) else []
         hint = did_you_mean(path.name, names) or "check dataset.path (relative to the spec file)"
         raise DatasetError("dataset file not found", where=path, hint=hint)
     suffix = path.suffix.lower()
@@ -239,6 +240,8 @@ def _to_sample(row: Mapping[str, Any], number: int, cols: ColumnMap, source: str
         if value is None or (isinstance(value, float) and math.isnan(value)):
             if not required:
                 return ""
+            if column in row:
+                raise fail(f"column '{column}' has no value", f"fill in the {field}")
             hint = did_you_mean(column, [str(k) for k in row]) or (
                 f"add it, or map another column with dataset.columns.{field}"
             )
@@ -246,6 +249,8 @@ def _to_sample(row: Mapping[str, Any], number: int, cols: ColumnMap, source: str
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise fail(f"column '{column}' must be text, got {type(value).__name__}")
         value = str(value)
+        if not valid_unicode(value):
+            raise fail(f"column '{column}' is not valid Unicode (a lone surrogate)")
         if required and not value.strip():
             raise fail(f"column '{column}' is empty")
         if len(value) > _MAX_TEXT:
@@ -260,6 +265,8 @@ def _to_sample(row: Mapping[str, Any], number: int, cols: ColumnMap, source: str
             value = [part.strip() for part in value.split(",") if part.strip()]
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise fail(f"column '{column}' must be a list of strings")
+        if not all(valid_unicode(v) for v in value):
+            raise fail(f"column '{column}' is not valid Unicode (a lone surrogate)")
         return tuple(value)
 
     sample_id = text(cols.id, "id")
@@ -286,6 +293,15 @@ def _to_sample(row: Mapping[str, Any], number: int, cols: ColumnMap, source: str
         canary=canary,
         metadata={k: v for k, v in row.items() if k not in known},
     )
+
+
+def valid_unicode(text: str) -> bool:
+    """False for text holding lone surrogates (JSON ``"\\udc80"``): it cannot be stored or hashed."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _digest(samples: Sequence[Sample]) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from workbench import _paths
 from workbench.errors import ConfigError, NotFoundError, did_you_mean
 from workbench.scoring._run import parse_rule
 from workbench.spec import GatePolicy
@@ -94,12 +95,14 @@ def policy_digest(policy: GatePolicy) -> str:
 def load_policy(path: str | Path) -> GatePolicy:
     """A policy YAML file (the same fields as an experiment's ``gates:`` section)."""
     path = Path(path)
-    if not path.is_file():
+    if not _paths.is_file(path):
         raise ConfigError("gate policy file not found", where=path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", where=path) from None
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise ConfigError(f"cannot read the policy ({type(exc).__name__})", where=path) from None
     try:
         return GatePolicy.model_validate(data)
     except ValidationError as exc:

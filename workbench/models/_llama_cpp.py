@@ -11,9 +11,9 @@ import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, Literal
 
+from workbench import _paths
 from workbench.errors import ConfigError
 from workbench.models._catalog import catalog_entry, file_digest, locate
 from workbench.models._types import Generation, Message, Usage, messages_to_prompt
@@ -62,11 +62,16 @@ class LlamaCppModel:
     def __init__(self, spec: ModelSpec, *, usd_per_hour: float = 0.0):
         self.spec = spec
         if spec.path:
-            self.path = Path(spec.path).expanduser()
-            if not self.path.is_file():
+            self.path = _paths.expanded(spec.path)
+            if not _paths.is_file(self.path):
                 raise ConfigError(
                     f"GGUF file not found: {self.path}", hint="check the model's path"
                 )
+            with open(self.path, "rb") as handle:
+                if handle.read(4) != b"GGUF":  # fail now, not once per call in the grid
+                    raise ConfigError(
+                        f"not a GGUF file: {self.path}", hint="give the path of a .gguf model"
+                    )
             self.mode: Literal["chat", "completion"] = spec.mode or "chat"
             self.default_stop: tuple[str, ...] = ()
         else:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from workbench import _paths
 from workbench.errors import ConfigError, did_you_mean
 from workbench.models import Message
 
@@ -71,7 +72,7 @@ def format_context(contexts: Sequence[tuple[str, str]]) -> str:
 def available(prompts_dir: Path) -> dict[str, list[int]]:
     """Prompt name -> sorted versions found in ``prompts_dir``."""
     found: dict[str, list[int]] = {}
-    if prompts_dir.is_dir():
+    if _paths.is_dir(prompts_dir):
         for path in prompts_dir.iterdir():
             if m := _FILE.match(path.name):
                 found.setdefault(m["name"], []).append(int(m["version"]))
@@ -90,7 +91,8 @@ def load_prompt(ref: str, prompts_dir: Path) -> PromptTemplate:
         )
         raise ConfigError(f"unknown prompt '{name}'", hint=hint)
     if version_text:
-        if not version_text.isdigit() or int(version_text) not in found[name]:
+        number = version_text.isascii() and version_text.isdigit()  # '¹'.isdigit() is True
+        if not number or int(version_text) not in found[name]:
             raise ConfigError(
                 f"prompt '{name}' has no version '{version_text}'",
                 hint=f"versions: {', '.join(map(str, found[name]))}",

@@ -106,11 +106,15 @@ def _pooled(spec: ModelSpec, usd_per_hour: float) -> Any:
 
 
 def seed_pool(plan: Plan) -> None:
-    """Reuse the plan's already-built model objects for in-process calls."""
+    """In-process calls use this plan's model objects (built and checked for this run).
+
+    Replaced, not kept from an earlier run: a model object remembers where its file was
+    (a cache dir since deleted, a GGUF since replaced) and would fail or answer for
+    another file. Loaded weights are shared by path, so nothing is loaded twice."""
     rate = plan.spec.pricing.local_usd_per_hour
     with _POOL_LOCK:
         for variant in plan.variants:
-            _POOL.setdefault(variant.model.model_dump_json() + f"|{rate}", plan.model_for(variant))
+            _POOL[variant.model.model_dump_json() + f"|{rate}"] = plan.model_for(variant)
 
 
 def run_call(task: CallTask) -> Generation:

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from workbench.data import Corpus, GoldenSet, load_corpus, load_golden
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.models import build_model
@@ -224,9 +226,12 @@ def _param_sets(
         values = dict(zip(names, combo, strict=True))
         try:
             out.append(GenerationParams.model_validate({**base.model_dump(), **values}))
-        except ValueError as exc:
-            first = str(exc).splitlines()[-1].strip()
-            raise ConfigError(f"grid.params: {values} is not valid: {first}", where=where) from None
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            field = ".".join(str(p) for p in error["loc"]) or "params"
+            raise ConfigError(
+                f"grid.params: {values} is not valid: {field}: {error['msg']}", where=where
+            ) from None
     return out
 
 

@@ -32,7 +32,14 @@ def prepare(
     base_dir: str | Path | None = None,
 ) -> Plan:
     """Load and resolve an experiment without running it (what ``--dry-run`` shows)."""
-    return plan(load_spec(experiment, overrides=overrides, base_dir=base_dir))
+    the_plan = plan(load_spec(experiment, overrides=overrides, base_dir=base_dir))
+    from workbench.gates import policy_of
+    from workbench.scoring._run import check_scoring
+
+    # Scorers, thresholds, judge and gate policy fail now, not after the grid ran.
+    check_scoring(the_plan.spec, where=the_plan.source.where)
+    policy_of(the_plan.source)
+    return the_plan
 
 
 def run(

@@ -129,6 +129,27 @@ def _apply(sc: Any, items: Sequence[ScoreItem], progress: ProgressSink | None) -
     return results
 
 
+def check_scoring(spec: Any, *, where: str) -> None:
+    """Scorers, thresholds and the judge's model reference, checked before any model runs
+    (a typo must not surface after an hour of generation)."""
+    judge_metrics = spec.judge.metrics if spec.judge is not None else ()
+    try:
+        defs = select(spec.scorers, judge=spec.judge is not None, judge_metrics=judge_metrics)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, where=where, hint=exc.hint) from None
+    names = {m.name for d in defs for m in d.metrics}
+    for metric in spec.thresholds:
+        if metric not in names:
+            hint = did_you_mean(metric, names) or f"scored metrics: {', '.join(sorted(names))}"
+            raise ConfigError(
+                f"thresholds.{metric}: not a metric of this run", where=where, hint=hint
+            )
+    if spec.judge is not None:
+        from workbench.spec import resolve_model
+
+        resolve_model(spec.judge.model, spec, field="judge.model", where=where)
+
+
 def score_run(
     plan: Plan,
     records: Sequence[SampleRecord],
@@ -141,6 +162,7 @@ def score_run(
     from workbench.scoring._builtin import findings_of
 
     spec = plan.spec
+    check_scoring(spec, where=plan.source.where)
     judge = None
     if spec.judge is not None:
         from workbench.scoring._judge import build_judge

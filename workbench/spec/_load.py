@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from workbench import _paths
 from workbench.errors import ConfigError, did_you_mean
 from workbench.spec._models import (
     RETRIEVER_TYPES,
@@ -40,8 +41,8 @@ class SpecSource:
         return str(self.path) if self.path else "<spec>"
 
     def resolve(self, relative: str) -> Path:
-        candidate = Path(relative).expanduser()
-        return candidate if candidate.is_absolute() else (self.base_dir / candidate).resolve()
+        candidate = _paths.expanded(relative)
+        return candidate if candidate.is_absolute() else _paths.resolved(self.base_dir / candidate)
 
 
 def load_spec(
@@ -59,17 +60,24 @@ def load_spec(
         data = dict(source)
     else:
         path = Path(source)
-        if not path.is_file():
+        if not _paths.is_file(path):
             hint = _nearby_specs(path)
             raise ConfigError("experiment file not found", where=path, hint=hint)
-        text = path.read_text(encoding="utf-8")
         try:
-            data = yaml.safe_load(text)
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"not UTF-8 text (byte {exc.start}: {exc.reason})", where=path
+            ) from None
+        try:
+            data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"{path}:{mark.line + 1}" if mark else str(path)
             problem = getattr(exc, "problem", None) or str(exc)
             raise ConfigError(f"invalid YAML: {problem}", where=where) from None
+        except RecursionError:
+            raise ConfigError("invalid YAML: nested too deeply to read", where=path) from None
         if not isinstance(data, dict):
             raise ConfigError(
                 "an experiment file must be a YAML mapping (name:, dataset:, grid: ...)", where=path
@@ -88,7 +96,7 @@ def apply_overrides(
     data: dict[str, Any], overrides: Iterable[str], *, where: str
 ) -> dict[str, Any]:
     """Apply ``a.b.c=value`` overrides (value parsed as YAML) to a nested dict copy."""
-    result = json.loads(json.dumps(data, default=str))
+    result = plain(data, where=where)
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
@@ -97,7 +105,7 @@ def apply_overrides(
             )
         try:
             value = yaml.safe_load(raw)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):
             value = raw
         node = result
         parts = key.strip().split(".")
@@ -109,7 +117,90 @@ def apply_overrides(
                 raise ConfigError(f"cannot set '{key}': '{part}' is not a section", where="--set")
             node = child
         node[parts[-1]] = value
-    return result
+    return plain(result, where="--set") if overrides else result
+
+
+# --------------------------------------------------------------------------- plain data
+
+_MAX_DEPTH = 64
+_MAX_VALUES = 100_000
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key repeated in one mapping (YAML forbids it;
+    PyYAML would silently keep the last one, hiding e.g. a second ``grid:``)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[tuple[str, str]] = set()
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue
+            key = (key_node.tag, key_node.value)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"found duplicate key '{key_node.value}'",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def plain(data: Any, *, where: str) -> Any:
+    """A JSON-like copy of loaded YAML/Python data: text keys (dates, numbers, null become
+    text, as in JSON), lists for sequences, text for other scalars (dates, bytes, sets).
+
+    Refuses what no experiment needs and what would break later stages: recursive or
+    exponentially aliased structures, nesting deeper than 64, more than 100 000 values,
+    and text that is not valid Unicode (lone surrogates cannot be stored or hashed)."""
+    count = 0
+
+    def fail(message: str, path: str) -> ConfigError:
+        return ConfigError(f"{path or '(top level)'}: {message}", where=where)
+
+    def text(value: str, path: str) -> str:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise fail(
+                f"text is not valid Unicode ({exc.reason} at character {exc.start})", path
+            ) from None
+        return value
+
+    def key_text(key: Any) -> str:
+        if isinstance(key, bool) or key is None:
+            return json.dumps(key)
+        return key if isinstance(key, str) else str(key)
+
+    def copy(value: Any, path: str, depth: int, parents: frozenset[int]) -> Any:
+        nonlocal count
+        count += 1
+        if count > _MAX_VALUES:
+            raise fail(
+                f"more than {_MAX_VALUES} values (YAML aliases expanding exponentially?)", path
+            )
+        if depth > _MAX_DEPTH:
+            raise fail(f"nested deeper than {_MAX_DEPTH} levels", path)
+        if isinstance(value, dict | list | tuple):
+            if id(value) in parents:
+                raise fail("refers to itself (a recursive YAML alias)", path)
+            inner = parents | {id(value)}
+            if isinstance(value, dict):
+                out: dict[str, Any] = {}
+                for key, item in value.items():
+                    name = text(key_text(key), path)
+                    child = f"{path}.{name}" if path else name
+                    out[name] = copy(item, child, depth + 1, inner)
+                return out
+            return [copy(item, f"{path}[{i}]", depth + 1, inner) for i, item in enumerate(value)]
+        if isinstance(value, str):
+            return text(value, path)
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        return text(str(value), path)
+
+    return copy(data, "", 0, frozenset())
 
 
 def resolve_model(
@@ -286,7 +377,7 @@ def _line_of(text: str, field: str) -> int | None:
 
 
 def _nearby_specs(path: Path) -> str | None:
-    folder = path.parent if path.parent.is_dir() else Path("experiments")
+    folder = path.parent if _paths.is_dir(path.parent) else Path("experiments")
     if not folder.is_dir():
         return None
     names = [p.name for p in folder.glob("*.yaml")]

@@ -398,6 +398,10 @@ def _log_parent(mlflow_client: Any, parent_id: str, plan: Plan, result: RunResul
         "model_calls": float(result.model_calls),
         "cached_calls": float(result.cached_calls),
         "error_rate": result.error_rate,
+        "n_errors": float(result.samples["error"].notna().sum()) if len(result.samples) else 0.0,
+        "retries": float((result.samples["attempts"] - 1).clip(lower=0).sum())
+        if len(result.samples)
+        else 0.0,
         "wall_s": result.wall_s,
         "best_pass_rate": float(result.variants["pass_rate"].max())
         if len(result.variants)

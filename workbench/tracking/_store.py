@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import sqlite3
 import threading
@@ -120,6 +121,10 @@ def redact(uri: str) -> str:
 def client(uri: str) -> Any:
     from mlflow import MlflowClient
 
+    # MLflow logs a database error with its whole traceback before raising it; the
+    # workbench raises it again as a TrackingError naming the store (the cause is chained,
+    # `--debug` shows it), so the terminal gets one error line, not a traceback.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
