@@ -1,47 +1,22 @@
 """Providers are registered as ``"module:Class"`` strings and imported on first use.
 
-Plugins: ``WORKBENCH_PLUGINS=pkg.mod,other.mod`` names modules imported before the first
-provider lookup, so a provider (or scorer) they register is known to every entry point,
-the ``workbench`` command included.
+Plugin modules (``WORKBENCH_PLUGINS``, ``[plugins]`` in workbench.toml) are imported before
+the first lookup, so the providers they register are known everywhere.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
-import threading
 from typing import Any
 
+from workbench._plugins import load_plugins
 from workbench.errors import ConfigError, did_you_mean
 from workbench.spec import ModelSpec
-
-PLUGINS_ENV = "WORKBENCH_PLUGINS"
 
 _PROVIDERS: dict[str, str] = {
     "llama_cpp": "workbench.models._llama_cpp:LlamaCppModel",
     "openai": "workbench.models._openai:OpenAIModel",
 }
-_PLUGINS_LOADED: set[str] = set()
-_PLUGINS_LOCK = threading.RLock()
-
-
-def load_plugins() -> None:
-    """Import the modules named in ``$WORKBENCH_PLUGINS`` (comma-separated), once each."""
-    names = [n.strip() for n in os.environ.get(PLUGINS_ENV, "").split(",") if n.strip()]
-    with _PLUGINS_LOCK:
-        for name in names:
-            if name in _PLUGINS_LOADED:
-                continue
-            _PLUGINS_LOADED.add(name)  # before the import: a plugin may look providers up
-            try:
-                importlib.import_module(name)
-            except Exception as exc:  # a missing module or one that fails on import
-                _PLUGINS_LOADED.discard(name)
-                raise ConfigError(
-                    f"{PLUGINS_ENV}: cannot import plugin module '{name}' "
-                    f"({type(exc).__name__}: {exc})",
-                    hint="fix the module name or the PYTHONPATH",
-                ) from None
 
 
 def register(name: str, target: str) -> None:

@@ -86,8 +86,10 @@ def scorer(
 
 
 def registry() -> dict[str, ScorerDef]:
+    from workbench._plugins import load_plugins
     from workbench.scoring import _builtin  # noqa: F401  (registers the built-in scorers)
 
+    load_plugins()
     return dict(_REGISTRY)
 
 
