@@ -22,7 +22,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 
-.PHONY: help install install-dev demo test test-fast lint app mlflow notebook server benchmark clean system-deps schema
+.PHONY: help install install-dev demo test test-fast lint app mlflow notebook server server-stop benchmark clean system-deps schema
 
 help:
 	@echo "make demo   - install, run the quickstart experiment on the local models, log to mlruns/"
@@ -81,11 +81,18 @@ notebook: install-dev
 	$(PY) -m ipykernel install --sys-prefix --name workbench --display-name "workbench (.venv)" >/dev/null
 	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --port $(PORT_NOTEBOOK) --no-browser notebooks/
 
+# MLflow server mode: PostgreSQL under .pg/ + `mlflow server` on 127.0.0.1 (idempotent).
 server: install system-deps
-	bash scripts/server.sh
+	WB_MLFLOW_PORT=$(PORT_MLFLOW) bash scripts/server.sh start
 
+server-stop:
+	WB_MLFLOW_PORT=$(PORT_MLFLOW) bash scripts/server.sh stop
+
+# Every benchmark writes its section of docs/benchmarks.md; they share the CPU lock.
+BENCHMARKS ?= overhead cache_rerun concurrency logging_read growth peers
+BENCH_LOCK ?= flock /tmp/wb-heavy.lock
 benchmark: install-dev
-	$(PY) benchmarks/overhead.py
+	@for b in $(BENCHMARKS); do echo "== benchmarks/$$b.py"; $(BENCH_LOCK) $(PY) benchmarks/$$b.py || exit 1; done
 
 schema: install
 	$(VENV)/bin/workbench schema

@@ -23,6 +23,8 @@ DEFAULTS: dict[str, str] = {
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     "MLFLOW_LOGGING_LEVEL": "WARNING",
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    # Against an MLflow server, every finished run would print "View run ... at: <url>".
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
 }
 
 

@@ -188,7 +188,6 @@ def test_a_decision_running_in_another_process_is_not_mistaken_for_a_crash(
     challenger, tmp_path: Path
 ) -> None:
     """Recovery only undoes intents whose process is gone (or that are very old)."""
-    import os
     import socket
     import subprocess
     import sys

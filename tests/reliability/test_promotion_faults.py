@@ -145,7 +145,8 @@ def test_sigkill_between_the_alias_moves_is_undone_and_audited_by_the_next_opera
     after = _aliases(tmp_path)
     records = promotion.audit_log("promo")
     assert after == before, f"after recovery: {after} (before: {before})"
-    assert records[-1].outcome == "failed" and "interrupted" in (records[-1].detail or ""), records[-1]
+    last = records[-1]
+    assert last.outcome == "failed" and "interrupted" in (last.detail or ""), last
     assert promotion.recover("promo") is None  # nothing left to repair
 
 

@@ -285,6 +285,8 @@ def test_the_scan_finds_a_planted_key(tmp_path: Path) -> None:
         run_id = client.create_run(exp, run_name=what).info.run_id
         plant(run_id)
         client.set_terminated(run_id)
+    mlflow.set_tracking_uri(uri)  # an earlier test may have pointed the process elsewhere,
+    mlflow.tracing.reset()  # and the span exporter keeps the store it first saw
     root = client.start_trace("t", inputs={"q": key}, experiment_id=exp)
     client.end_trace(root.trace_id)
     mlflow.flush_trace_async_logging()

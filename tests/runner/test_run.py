@@ -66,7 +66,8 @@ def test_run_logs_parent_children_tables_and_traces(acme_dir: Path, tmp_path: Pa
     assert len(traces) == 8
     names = {a.name for a in traces[0].info.assessments}
     assert {"rouge_l", "pii_leak", "passed"} <= names
-    assert set(table["trace_id"]) == {t.info.trace_id for t in traces}  # the table links each answer's trace
+    # the table links each answer's trace
+    assert set(table["trace_id"]) == {t.info.trace_id for t in traces}
     spans = {s.name for s in traces[0].data.spans}
     assert spans == {"answer", "retrieval", "generation"}
 

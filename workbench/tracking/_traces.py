@@ -1,19 +1,24 @@
 """One MLflow trace per (variant, sample): retrieval and generation spans drawn from the
 recorded timings, linked to the variant's run, with every score as an assessment.
 
-Traces are built as finished entities and written to the tracking store directly: spans of
-a chunk in one ``log_spans`` call, then one ``start_trace`` per trace carrying its
-assessments (measured ~4x faster than span-by-span export, see docs/benchmarks.md).
+Traces are built as finished entities and written to the tracking store directly. On a
+SQL store a chunk of traces goes in with one multi-row INSERT per table, in one
+transaction (``_bulk``; ~15x faster than a ``start_trace`` per trace, see
+docs/benchmarks.md). Elsewhere (an MLflow server) one ``start_trace`` per trace carries
+its tags and assessments, then one ``log_spans`` call writes the chunk's spans.
 Trace ids are derived from (run, sample), so rewriting a trace after a crash merges
-instead of duplicating; a trace's tags exist only once its spans do. If the store lacks
-these calls, the standard client API is used instead.
+instead of duplicating; a trace counts as complete once it has both its sample tag and
+its spans (the store's spans-location tag). If the store lacks these calls, the standard
+client API is used instead.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import hashlib
 import json
 import math
+import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -25,25 +30,42 @@ if TYPE_CHECKING:
 
 TAG_SAMPLE = "workbench.sample_id"
 TAG_VARIANT = "workbench.variant_id"
+TAG_SPANS = "mlflow.trace.spansLocation"
+"""Set by the store once a trace's spans are written (the bulk path writes it too)."""
 SOURCE_ID = "workbench"
-CHUNK = 50
+CHUNK = 250
 _TEXT_LIMIT = 4000
 
 
 def existing_samples(mlflow_client: Any, exp_id: str, run_id: str) -> dict[str, str]:
     """sample id -> trace id of the complete traces already in this run (resume skips them)."""
+    return scan_run(mlflow_client, exp_id, run_id)[0]
+
+
+def scan_run(mlflow_client: Any, exp_id: str, run_id: str) -> tuple[dict[str, str], list[str]]:
+    """The run's complete traces (sample id -> trace id), and the ids of traces a crash left
+    without their spans (to delete before they are written again)."""
     found: dict[str, str] = {}
+    partial: list[str] = []
     token = None
     while True:
         page = mlflow_client.search_traces(
-            locations=[exp_id], run_id=run_id, include_spans=False, max_results=500, page_token=token
+            locations=[exp_id],
+            run_id=run_id,
+            include_spans=False,
+            max_results=500,
+            page_token=token,
         )
         for trace in page:
-            if sample := trace.info.tags.get(TAG_SAMPLE):
-                found[sample] = trace.info.trace_id
+            tags = trace.info.tags
+            if sample := tags.get(TAG_SAMPLE):
+                if tags.get(TAG_SPANS):
+                    found[sample] = trace.info.trace_id
+                else:
+                    partial.append(trace.info.trace_id)
         token = page.token
         if not token:
-            return found
+            return found, partial
 
 
 def _cut(text: str) -> str:
@@ -330,19 +352,62 @@ class TraceDraft:
 
 
 def write_drafts(mlflow_client: Any, exp_id: str, drafts: Sequence[TraceDraft]) -> dict[str, str]:
-    """Spans first, then the trace infos (tags and assessments): a trace with tags is complete.
-    Returns sample id -> trace id."""
+    """Write finished traces; returns sample id -> trace id.
+
+    A SQL store takes the chunk in one transaction (``_bulk``). Otherwise the trace infos
+    (tags, assessments) go first and the spans after them: a trace is complete once the
+    store has tagged its spans' location, which ``existing_samples`` checks."""
+    from workbench.tracking import _bulk
+
+    done = {d.tags[TAG_SAMPLE]: d.trace_id for d in drafts}
     store = getattr(getattr(mlflow_client, "_tracking_client", None), "store", None)
+    if store is not None and _bulk.supported(store):
+        from mlflow.exceptions import MlflowException
+
+        fallback: tuple[type[BaseException], ...] = (*_bulk.BULK_ERRORS, MlflowException)
+        try:
+            _bulk.write_traces(store, exp_id, [d.entities(exp_id) for d in drafts])
+            return done
+        except fallback:
+            pass  # a trace of the chunk exists already (resume), or internals moved
     if store is not None and hasattr(store, "log_spans") and hasattr(store, "start_trace"):
         try:
             built = [d.entities(exp_id) for d in drafts]
+            _start_traces(store, [info for info, _ in built])
             store.log_spans(exp_id, [s for _, spans in built for s in spans])
-            for info, _ in built:
-                store.start_trace(info)
-            return {d.tags[TAG_SAMPLE]: d.trace_id for d in drafts}
+            return done
         except (AttributeError, TypeError, NotImplementedError):
             pass  # internals moved in this MLflow version: take the public road
+    _retarget_tracer(mlflow_client.tracking_uri)
     return {d.tags[TAG_SAMPLE]: d.write_with_client(mlflow_client, exp_id) for d in drafts}
+
+
+def _retarget_tracer(uri: str) -> None:
+    """MLflow's span exporter keeps the store it saw when the process first traced: in a
+    long-lived process (notebook, app, test session) that wrote elsewhere before, the public
+    path would send these traces to that other store. Point the process at ``uri`` and
+    rebuild the tracer."""
+    import mlflow
+
+    from workbench.tracking._store import set_process_uri
+
+    set_process_uri(uri)
+    mlflow.tracing.reset()
+
+
+def _start_traces(store: Any, infos: Sequence[Any]) -> None:
+    """One ``start_trace`` per trace. Over REST (an MLflow server) each is a request that
+    mostly waits, so several go at once (``WORKBENCH_TRACE_WRITERS``, default 8)."""
+    from workbench.tracking import _bulk
+
+    writers = int(os.environ.get("WORKBENCH_TRACE_WRITERS") or 8)
+    if _bulk.supported(store) or writers <= 1 or len(infos) < 2:  # a local database: in turn
+        for info in infos:
+            store.start_trace(info)
+        return
+    with cf.ThreadPoolExecutor(max_workers=writers, thread_name_prefix="wb-trace") as pool:
+        for future in [pool.submit(store.start_trace, info) for info in infos]:
+            future.result()  # the first failure is raised here
 
 
 def log_traces(
@@ -358,7 +423,9 @@ def log_traces(
     progress: ProgressSink | None = None,
 ) -> dict[str, str]:
     """Write the missing traces of one variant's run; returns sample id -> trace id (all)."""
-    done = existing_samples(mlflow_client, exp_id, run_id)
+    done, partial = scan_run(mlflow_client, exp_id, run_id)
+    for start in range(0, len(partial), 100):  # rewritten whole below, never merged twice
+        mlflow_client.delete_traces(exp_id, trace_ids=partial[start : start + 100])
     samples = {s.id: s for s in plan.golden.samples}
     judge = None
     if plan.spec.judge is not None:

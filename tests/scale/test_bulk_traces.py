@@ -1,0 +1,211 @@
+"""The bulk trace writer stores exactly what MLflow's own ``start_trace`` + ``log_spans``
+store, row for row, and traces written either way read back the same through MLflow's
+public API (get_trace, search_traces with tag and feedback filters, the run link)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlflow import MlflowClient
+
+import workbench.testing as wt
+from tests.conftest import write_spec
+from workbench.runner import prepare
+from workbench.runner._execute import generate_all, retrieve_all
+from workbench.runner._progress import NullProgress
+from workbench.runner._result import samples_frame
+from workbench.scoring import score_run
+from workbench.tracking import _bulk, ensure_store
+from workbench.tracking._store import client, experiment_id
+from workbench.tracking._traces import TraceDraft, existing_samples, log_traces, write_drafts
+
+SPEC = """\
+name: bulk
+dataset: {path: datasets/acme_golden.jsonl, sample: 12}
+corpus: {path: corpora/acme}
+grid:
+  prompt: [qa_terse@1]
+  model: [scripted:smart]
+  retriever: [bm25]
+scorers: [rank, safety, rouge_l]
+thresholds: {rouge_l: ">= 0.2"}
+"""
+
+TABLES = {
+    "trace_info": "request_id",
+    "trace_tags": "request_id",
+    "trace_request_metadata": "request_id",
+    "assessments": "trace_id",
+    "spans": "trace_id",
+}
+# Ids that differ between two runs by construction, and insert times.
+VOLATILE = {
+    "request_id",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "assessment_id",
+    "created_timestamp",
+    "last_updated_timestamp",
+}
+
+
+def _smart(messages):
+    text = messages[-1].content
+    if "[1]" in text:
+        return text.split("[1]", 1)[1].split("\n")[1][:120]
+    return "I don't know."
+
+
+@pytest.fixture
+def drafted(acme_dir: Path):
+    """A scored grid, and a function making its trace drafts for a given run id."""
+    wt.script("smart", _smart)
+    the_plan = prepare(write_spec(acme_dir, SPEC))
+    records = generate_all(the_plan, retrieve_all(the_plan, NullProgress()), None, NullProgress())
+    scored = score_run(the_plan, records, samples_frame(the_plan, records))
+    rows = {(r["variant_id"], r["sample_id"]): r for r in scored.samples.to_dict("records")}
+    variant = the_plan.variants[0]
+    samples = {s.id: s for s in the_plan.golden.samples}
+    metrics = {m.name: m for m in scored.metrics}
+
+    def drafts(run_id: str) -> list[TraceDraft]:
+        return [
+            TraceDraft(
+                run_id=run_id,
+                variant=variant,
+                sample=samples[r.sample_id],
+                record=r,
+                row=rows[(variant.variant_id, r.sample_id)],
+                metrics=metrics,
+                judge=None,
+            )
+            for r in records
+        ]
+
+    def log(mlflow_client, exp: str, run_id: str) -> dict[str, str]:
+        return log_traces(
+            mlflow_client,
+            exp_id=exp,
+            run_id=run_id,
+            plan=the_plan,
+            variant=variant,
+            records=records,
+            scores=rows,
+            metrics=metrics,
+        )
+
+    uri = ensure_store()
+    exp = experiment_id("bulk", uri)
+    return client(uri), exp, drafts, Path(uri.removeprefix("sqlite:///")), log
+
+
+def _normalised_rows(db: Path, trace_id: str, run_id: str) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    with sqlite3.connect(db) as con:
+        for table, key in TABLES.items():
+            cursor = con.execute(f"SELECT * FROM {table} WHERE {key} = ?", (trace_id,))
+            names = [c[0] for c in cursor.description]
+            rows = []
+            for values in cursor.fetchall():
+                row = {n: v for n, v in zip(names, values, strict=True) if n not in VOLATILE}
+                if isinstance(row.get("value"), str):
+                    row["value"] = (
+                        row["value"].replace(trace_id, "<trace>").replace(run_id, "<run>")
+                    )
+                if "content" in row:
+                    content = json.loads(row["content"])
+                    for field in ("trace_id", "span_id", "parent_span_id"):
+                        content.pop(field, None)
+                    content["attributes"].pop("mlflow.traceRequestId", None)
+                    row["content"] = content
+                rows.append(json.dumps(row, sort_keys=True, default=str))
+            out[table] = sorted(rows)
+    return out
+
+
+def test_bulk_rows_equal_mlflows_own(drafted, monkeypatch: pytest.MonkeyPatch) -> None:
+    mlflow_client, exp, drafts, db, _ = drafted
+    store_run = mlflow_client.create_run(exp).info.run_id
+    bulk_run = mlflow_client.create_run(exp).info.run_id
+
+    monkeypatch.setattr(_bulk, "supported", lambda store: False)  # MLflow's own calls
+    by_store = drafts(store_run)
+    write_drafts(mlflow_client, exp, by_store)
+    monkeypatch.undo()
+    wt.script("smart", _smart)
+    calls: list[int] = []
+    real = _bulk.write_traces
+    monkeypatch.setattr(_bulk, "write_traces", lambda *a: calls.append(1) or real(*a))
+    by_bulk = drafts(bulk_run)
+    write_drafts(mlflow_client, exp, by_bulk)
+    assert calls == [1]  # one transaction for the chunk
+
+    for a, b in zip(by_store, by_bulk, strict=True):
+        rows_a = _normalised_rows(db, a.trace_id, store_run)
+        rows_b = _normalised_rows(db, b.trace_id, bulk_run)
+        assert rows_a["spans"] and rows_a["assessments"]
+        assert rows_a == rows_b
+
+    # Read back through the public API: the same traces, linked to their runs.
+    for run_id, written in ((store_run, by_store), (bulk_run, by_bulk)):
+        found = mlflow_client.search_traces(locations=[exp], run_id=run_id, max_results=100)
+        assert {t.info.trace_id for t in found} == {d.trace_id for d in written}
+        assert set(existing_samples(mlflow_client, exp, run_id)) == {
+            d.tags["workbench.sample_id"] for d in written
+        }
+    one_a = mlflow_client.get_trace(by_store[0].trace_id)
+    one_b = mlflow_client.get_trace(by_bulk[0].trace_id)
+    assert [s.name for s in one_a.data.spans] == [s.name for s in one_b.data.spans]
+    assert [s.inputs for s in one_a.data.spans] == [s.inputs for s in one_b.data.spans]
+    assert {(x.name, x.value) for x in one_a.info.assessments} == {
+        (x.name, x.value) for x in one_b.info.assessments
+    }
+    sample = by_bulk[0].tags["workbench.sample_id"]
+    hits = mlflow_client.search_traces(
+        locations=[exp],
+        filter_string=f"tag.`workbench.sample_id` = '{sample}' AND feedback.`rouge_l` >= 0",
+    )
+    assert {t.info.trace_id for t in hits} == {by_store[0].trace_id, by_bulk[0].trace_id}
+
+
+def test_resume_rewrites_a_half_written_chunk_whole(drafted) -> None:
+    mlflow_client, exp, drafts, _, log = drafted
+    run_id = mlflow_client.create_run(exp).info.run_id
+    written = drafts(run_id)
+    write_drafts(mlflow_client, exp, written[:5])  # a complete chunk (one transaction)
+    store = mlflow_client._tracking_client.store
+    for draft in written[5:8]:  # a crash between a server's start_trace and log_spans
+        store.start_trace(draft.entities(exp)[0])
+    assert len(existing_samples(mlflow_client, exp, run_id)) == 5
+
+    ids = log(mlflow_client, exp, run_id)  # the rerun
+
+    assert ids == {d.tags["workbench.sample_id"]: d.trace_id for d in written}
+    found = mlflow_client.search_traces(locations=[exp], run_id=run_id, max_results=100)
+    assert len(found) == len(written)
+    expected = {
+        d.tags["workbench.sample_id"]: sorted(a.name for a in d.entities(exp)[0].assessments)
+        for d in drafts(run_id)
+    }
+    for trace in found:  # every trace whole, its assessments written once
+        assert len(trace.data.spans) == 3
+        names = sorted(a.name for a in trace.info.assessments)
+        assert names == expected[trace.info.tags["workbench.sample_id"]]
+
+
+def test_client_path_marks_traces_complete(drafted) -> None:
+    """The public-API fallback also leaves the spans-location tag resume looks for."""
+    mlflow_client, exp, drafts, _, _ = drafted
+    run_id = mlflow_client.create_run(exp).info.run_id
+    draft = drafts(run_id)[0]
+    trace_id = draft.write_with_client(mlflow_client, exp)
+    tags = MlflowClient(mlflow_client.tracking_uri).get_trace(trace_id).info.tags
+    assert tags.get("mlflow.trace.spansLocation")
+    assert existing_samples(mlflow_client, exp, run_id) == {
+        draft.tags["workbench.sample_id"]: trace_id
+    }

@@ -1,0 +1,224 @@
+"""Write many finished traces to a SQL tracking store in one transaction per chunk.
+
+MLflow's store writes one trace per transaction through its ORM (``start_trace``:
+~10 ms a trace with its tags and assessments, measured) and then the spans
+(``log_spans``). A grid logs thousands of traces, so this module inserts the same rows
+MLflow would write, for a whole chunk, with one multi-row INSERT per table:
+trace_info, trace_tags, trace_request_metadata, assessments, spans (see
+docs/benchmarks.md, "Logging and reading", for the before/after figures).
+
+The rows are built with MLflow's own helpers and ORM classes, so they match what
+``store.start_trace`` + ``store.log_spans`` produce (tests/scale/test_bulk_traces.py
+compares the two row by row). A chunk is atomic: a trace is either stored whole or not
+at all, which is what resume relies on. Any error from MLflow internals that moved
+(``ImportError``, ``AttributeError``, ``TypeError``) or from a trace that already exists
+(``IntegrityError``) makes the caller fall back to the store's public calls.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+BULK_ERRORS: tuple[type[BaseException], ...] = (ImportError, AttributeError, TypeError, KeyError)
+
+
+def supported(store: Any) -> bool:
+    """A SQLAlchemy tracking store (sqlite, PostgreSQL, MySQL) of a known shape."""
+    try:
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+    except ImportError:
+        return False
+    return isinstance(store, SqlAlchemyStore) and hasattr(store, "ManagedSessionMaker")
+
+
+def _columns(obj: Any) -> dict[str, Any]:
+    """An ORM object's mapped column values (what a flush would insert), None omitted."""
+    from sqlalchemy import inspect
+
+    out = {}
+    for attr in inspect(type(obj)).column_attrs:
+        value = getattr(obj, attr.key)
+        if value is not None:
+            out[attr.key] = value
+    return out
+
+
+def _span_row(store: Any, span: Any, experiment_id: int) -> dict[str, Any]:
+    """The ``spans`` row ``log_spans`` writes for one span (no cost/usage attributes here)."""
+    from mlflow.store.tracking import sqlalchemy_store as ss
+
+    parse: Any = ss._try_parse_json_string  # (MLflow passes None through unchanged)
+    span_dict = ss.translate_span_when_storing(span)
+    attributes = span_dict.get("attributes", {}) or {}
+    cost: dict[str, Any] = {}
+    if raw_cost := attributes.get(ss.SpanAttributeKey.LLM_COST):
+        try:
+            cost = json.loads(raw_cost)
+        except (TypeError, ValueError):
+            cost = {}
+    return {
+        "trace_id": span.trace_id,
+        "experiment_id": experiment_id,
+        "span_id": span.span_id,
+        "parent_span_id": span.parent_id,
+        "name": span.name,
+        "type": span.span_type,
+        "status": span.status.status_code,
+        "start_time_unix_nano": span.start_time_ns,
+        "end_time_unix_nano": span.end_time_ns,
+        "content": json.dumps(
+            span_dict, cls=ss.TraceJSONEncoder, ensure_ascii=store.db_type == ss.MSSQL
+        ),
+        "input_cost": ss.finite_float_or_none(cost.get("input_cost")),
+        "output_cost": ss.finite_float_or_none(cost.get("output_cost")),
+        "total_cost": ss.finite_float_or_none(cost.get("total_cost")),
+        "model_name": ss.bounded_model_dimension(parse(attributes.get(ss.SpanAttributeKey.MODEL))),
+        "model_provider": ss.bounded_model_dimension(
+            parse(attributes.get(ss.SpanAttributeKey.MODEL_PROVIDER))
+        ),
+    }
+
+
+def _assessment_row(
+    assessment: Any, trace_id: str, experiment_id: int, trace_time_ms: int
+) -> dict[str, Any]:
+    """The ``assessments`` row of ``SqlAssessments.from_mlflow_entity`` for a feedback
+    (built as a dict: an ORM instance per assessment costs more than the INSERT)."""
+    from mlflow.store.tracking.dbmodels import models
+    from mlflow.tracing.utils import generate_assessment_id
+    from mlflow.utils.time import get_current_time_millis
+
+    feedback = assessment.feedback
+    if feedback is None:  # expectations and issues: MLflow's own conversion
+        sql = models.SqlAssessments.from_mlflow_entity(assessment)
+        sql.trace_id, sql.experiment_id, sql.trace_timestamp_ms = (
+            trace_id,
+            experiment_id,
+            trace_time_ms,
+        )
+        return _columns(sql)
+    if assessment.assessment_id is None:
+        assessment.assessment_id = generate_assessment_id()
+    now = get_current_time_millis()
+    aggregate_value, is_numeric_value = models.assessment_aggregate(feedback.value)
+    row = {
+        "assessment_id": assessment.assessment_id,
+        "trace_id": trace_id,
+        "name": assessment.name,
+        "assessment_type": "feedback",
+        "value": json.dumps(feedback.value),
+        "error": json.dumps(feedback.error.to_dictionary()) if feedback.error else None,
+        "created_timestamp": assessment.create_time_ms or now,
+        "last_updated_timestamp": assessment.last_update_time_ms or now,
+        "source_type": assessment.source.source_type,
+        "source_id": assessment.source.source_id,
+        "run_id": assessment.run_id,
+        "span_id": assessment.span_id,
+        "rationale": assessment.rationale,
+        "overrides": assessment.overrides,
+        "valid": True,
+        "assessment_metadata": json.dumps(assessment.metadata) if assessment.metadata else None,
+        "aggregate_value": aggregate_value,
+        "is_numeric_value": is_numeric_value,
+        "experiment_id": experiment_id,
+        "trace_timestamp_ms": trace_time_ms,
+    }
+    return {k: v for k, v in row.items() if v is not None}
+
+
+def write_traces(store: Any, exp_id: str, items: Sequence[tuple[Any, list[Any]]]) -> None:
+    """Insert ``(TraceInfo, spans)`` pairs (new traces only) in one transaction."""
+    from mlflow.store.tracking import sqlalchemy_store as ss
+    from mlflow.store.tracking.dbmodels.models import (
+        SqlAssessments,
+        SqlSpan,
+        SqlTraceInfo,
+        SqlTraceMetadata,
+        SqlTraceTag,
+    )
+    from mlflow.tracing.constant import TraceMetadataKey, TraceTagKey
+
+    if not items:
+        return
+    experiment = store.get_experiment(exp_id)
+    store._check_experiment_is_active(experiment)
+    exp_int = int(exp_id)
+    infos: list[dict[str, Any]] = []
+    tags: list[dict[str, Any]] = []
+    metadata: list[dict[str, Any]] = []
+    assessments: list[dict[str, Any]] = []
+    spans: list[dict[str, Any]] = []
+    partitions = []
+    for info, trace_spans in items:
+        trace_id = info.trace_id
+        request_metadata = dict(info.trace_metadata.items())
+        row = SqlTraceInfo(
+            request_id=trace_id,
+            experiment_id=info.experiment_id,
+            timestamp_ms=info.request_time,
+            execution_time_ms=info.execution_duration,
+            status=info.state.value,
+            client_request_id=info.client_request_id,
+            request_preview=info.request_preview,
+            response_preview=info.response_preview,
+            trace_name=ss.validate_trace_name(info.tags.get(TraceTagKey.TRACE_NAME)),
+            **ss.analytics_columns_from_metadata(request_metadata),
+        )
+        values = _columns(row)
+        values["db_payload_generation"] = 1  # as after start_trace + one log_spans
+        if trace_spans:  # log_spans widens the trace's time range to its spans' (in ms)
+            first = min(s.start_time_ns for s in trace_spans) // 1_000_000
+            ends = [s.end_time_ns for s in trace_spans if s.end_time_ns is not None]
+            start = min(info.request_time, first)
+            end = info.request_time + (info.execution_duration or 0)
+            if ends:
+                end = max(end, max(ends) // 1_000_000)
+            values["timestamp_ms"], values["execution_time_ms"] = start, end - start
+        infos.append(values)
+        trace_tags = {k: v for k, v in info.tags.items() if k != TraceTagKey.TRACE_NAME}
+        location = store._get_trace_artifact_location_tag(experiment, trace_id)
+        trace_tags[location.key] = location.value
+        trace_tags[TraceTagKey.SPANS_LOCATION] = ss.SpansLocation.TRACKING_STORE.value
+        tags += [{"request_id": trace_id, "key": k, "value": v} for k, v in trace_tags.items()]
+        for key in ss.PROMOTED_TRACE_METADATA_KEYS:
+            request_metadata.pop(key, None)
+        request_metadata[TraceMetadataKey.TRACE_INFO_FINALIZED] = "true"
+        metadata += [
+            {"request_id": trace_id, "key": k, "value": v}
+            for k, v in sorted(request_metadata.items())
+        ]
+        assessments += [
+            _assessment_row(a, trace_id, exp_int, info.request_time) for a in info.assessments
+        ]
+        spans += [_span_row(store, span, exp_int) for span in trace_spans]
+        partitions += [
+            (family, exp_int, [info.request_time])
+            for family in (ss.RollupFamily.TRACE_METRIC, ss.RollupFamily.ASSESSMENT)
+        ]
+        partitions += [
+            (ss.RollupFamily.SPAN_COST, exp_int, [int(s.start_time_ns) // 1_000_000])
+            for s in trace_spans
+        ]
+
+    with store.ManagedSessionMaker(read_only=False) as session:
+        ss.enqueue_rollup_rebuild_partitions(session, partitions)
+        for model, rows in (
+            (SqlTraceInfo, infos),
+            (SqlTraceTag, tags),
+            (SqlTraceMetadata, metadata),
+            (SqlAssessments, assessments),
+            (SqlSpan, spans),
+        ):
+            if rows:
+                _insert_grouped(session, model.__table__.insert(), rows)
+
+
+def _insert_grouped(session: Any, statement: Any, rows: list[dict[str, Any]]) -> None:
+    """One executemany per distinct set of keys (optional columns left to their defaults)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    for batch in groups.values():
+        session.execute(statement, batch)
