@@ -80,6 +80,13 @@ def test_first_candidate_needs_only_the_gates(grid, tmp_path: Path) -> None:
     )
     assert run.run_id in record.evidence_run_ids and record.intact
 
+    # A bundle naming a provider this process has not loaded: one clear error, no traceback.
+    data = json.loads(json.dumps(bundle.to_json()))
+    data["model"]["provider"] = "not-loaded-here"
+    with pytest.raises(PromotionError, match="cannot be read in this process") as info:
+        type(bundle).from_json(data)
+    assert "WORKBENCH_PLUGINS" in (info.value.hint or "")
+
 
 def test_a_variant_failing_a_gate_is_refused_with_the_rule(grid, tmp_path: Path) -> None:
     run = grid(["base", "awful"])

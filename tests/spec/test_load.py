@@ -135,3 +135,16 @@ def test_checked_in_schema_is_current() -> None:
     assert json.loads(SCHEMA_PATH.read_text()) == json.loads(
         json.dumps(ExperimentSpec.model_json_schema(), sort_keys=True)
     )
+
+
+def test_model_path_is_relative_to_the_spec_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = GOOD + "models:\n  mine: {provider: llama_cpp, path: models/tiny.gguf}\n"
+    text += "  home: {provider: llama_cpp, path: /opt/m.gguf}\n"
+    (tmp_path / "exp").mkdir()
+    spec_file = write_spec(tmp_path / "exp", text)
+    monkeypatch.chdir(tmp_path)  # somewhere else than the spec's folder
+    spec = load_spec(spec_file).spec
+    assert spec.models["mine"].path == str((tmp_path / "exp" / "models" / "tiny.gguf").resolve())
+    assert spec.models["home"].path == "/opt/m.gguf"

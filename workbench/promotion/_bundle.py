@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from workbench import _paths
 from workbench.errors import NotFoundError, PromotionError, WorkbenchError
@@ -114,6 +115,19 @@ class Bundle:
             raise PromotionError(
                 "not a workbench bundle (bundle.json missing or of another version)"
             )
+        try:
+            return cls._from_json(data)
+        except (ValidationError, KeyError, TypeError, ValueError) as exc:
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise PromotionError(
+                f"bundle.json cannot be read in this process: {detail}",
+                hint="a provider or scorer plugin the bundle names may not be loaded here "
+                "(WORKBENCH_PLUGINS or [plugins] in workbench.toml), or the bundle was "
+                "written by another workbench version",
+            ) from None
+
+    @classmethod
+    def _from_json(cls, data: dict[str, Any]) -> Bundle:
         prompt = dict(data["prompt"])
         prompt.pop("registry_uri", None)
         corpus = data.get("corpus")

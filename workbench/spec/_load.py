@@ -89,7 +89,28 @@ def load_spec(
     except ValidationError as exc:
         raise _config_error(exc, where=where, text=text if not overrides else None) from None
     folder = Path(base_dir) if base_dir else (path.parent if path else Path.cwd())
-    return SpecSource(spec=spec, base_dir=folder.resolve(), path=path)
+    folder = folder.resolve()
+    return SpecSource(spec=_anchor_model_paths(spec, folder), base_dir=folder, path=path)
+
+
+def _anchor_model_paths(spec: ExperimentSpec, folder: Path) -> ExperimentSpec:
+    """A model's relative ``path:`` (a GGUF file) is relative to the spec file, like the
+    dataset, corpus and prompt paths, not to wherever the command was started."""
+
+    def anchored(model: Any) -> Any:
+        if not isinstance(model, ModelSpec) or not model.path:
+            return model
+        given = Path(model.path).expanduser()
+        if given.is_absolute():
+            return model
+        return model.model_copy(update={"path": str(folder / given)})
+
+    models = {name: anchored(m) for name, m in spec.models.items()}
+    grid_models = [anchored(m) for m in spec.grid.model]
+    if models == spec.models and grid_models == list(spec.grid.model):
+        return spec
+    grid = spec.grid.model_copy(update={"model": grid_models})
+    return spec.model_copy(update={"models": models, "grid": grid})
 
 
 def apply_overrides(
