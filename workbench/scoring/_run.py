@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from workbench.runner._execute import SampleRecord
     from workbench.runner._grid import Plan
     from workbench.runner._progress import ProgressSink
+    from workbench.scoring._cache import ScoreCache
 
 _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
 _RULE = re.compile(r"^\s*(>=|<=|>|<|==)\s*(-?\d+(?:\.\d+)?)\s*$")
@@ -82,14 +83,25 @@ def build_items(plan: Plan, records: Sequence[SampleRecord]) -> list[ScoreItem]:
 
 
 def score_items(
-    items: Sequence[ScoreItem], scorers: Sequence[Any], progress: ProgressSink | None = None
+    items: Sequence[ScoreItem],
+    scorers: Sequence[Any],
+    progress: ProgressSink | None = None,
+    *,
+    cache: ScoreCache | None = None,
+    cache_keys: Sequence[str | None] = (),
 ) -> list[dict[str, Score]]:
-    """Run each scorer over the items (in bulk where it can); one dict of scores per item."""
+    """Run each scorer over the items (in bulk where it can); one dict of scores per item.
+
+    With a ``cache``, a scorer whose ``cache_keys`` entry is not None takes the scores it
+    already computed for the same item from it and runs only on the rest."""
+    from workbench.scoring._cache import item_key
+
     out: list[dict[str, Score]] = [{} for _ in items]
+    keys = list(cache_keys) or [None] * len(scorers)
     if progress is not None:
         progress.start("scoring", len(items) * len(scorers))
     try:
-        for sc in scorers:
+        for sc, scorer_key in zip(scorers, keys, strict=True):
             runs_on_failures = getattr(sc, "scores_failed_calls", False)
             todo = [i for i, it in enumerate(items) if it.error is None or runs_on_failures]
             chosen = set(todo)
@@ -97,9 +109,20 @@ def score_items(
                 if i not in chosen:
                     for s in unscored_all(sc.metrics, f"model call failed: {it.error}"):
                         out[i][s.name] = s
-            results = _apply(sc, [items[i] for i in todo], progress)
-            for i, scores in zip(todo, results, strict=True):
-                for s in scores:
+            known: dict[str, list[Score]] = {}
+            item_keys: dict[int, str] = {}
+            if cache is not None and scorer_key is not None:
+                item_keys = {i: item_key(scorer_key, items[i]) for i in todo}
+                known = cache.get(list(item_keys.values()))
+            missing = [i for i in todo if item_keys.get(i) not in known]
+            results = _apply(sc, [items[i] for i in missing], progress) if missing else []
+            if cache is not None and item_keys:
+                cache.put({item_keys[i]: r for i, r in zip(missing, results, strict=True)})
+                if progress is not None:
+                    progress.advance(len(todo) - len(missing))
+            computed = dict(zip(missing, results, strict=True))
+            for i in todo:
+                for s in computed[i] if i in computed else known[item_keys[i]]:
                     out[i][s.name] = s
             if progress is not None:
                 progress.advance(len(items) - len(todo))
@@ -182,7 +205,14 @@ def score_run(
             )
 
     items = build_items(plan, records)
-    per_item = score_items(items, scorers, progress)
+    cache = None
+    if spec.execution.cache:
+        from workbench import _paths
+        from workbench.scoring._cache import ScoreCache, scorer_key_or_none
+
+        cache = ScoreCache(_paths.cache_dir() / "scores.sqlite")
+    keys = [scorer_key_or_none(d) for d in defs] if cache is not None else []
+    per_item = score_items(items, scorers, progress, cache=cache, cache_keys=keys)
 
     frame = samples.copy()
     long_rows = []

