@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
             "baseline loads them untimed), retrieval, and for the last row the quickstart's "
             "scorers (MiniLM loads for semantic similarity) and the MLflow logging.",
             "",
-            "(b) Cache: the unchanged rerun (same command, warm call cache, new MLflow run) "
+            "(b) Cache: the unchanged rerun (a second `wb.run` in the same, warm process: warm call cache, new MLflow run; the CLI rerun in a fresh process is in section 3) "
             f"took {C.spread(rerun)} s against {C.spread(full_cold)} s cold: "
             f"ratio {C.spread([b / a for a, b in zip(full_cold, rerun, strict=True)])}, "
             f"model calls on the rerun: {sorted({r['full']['rerun_calls'] for r in reps})}.",

@@ -75,9 +75,9 @@ locate_cluster() {
 
 pg_running() { [ -f "$PGDATA/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" status -D "$PGDATA" >/dev/null 2>&1; }
 mlflow_pid() { [ -f "$STATE/mlflow.pid" ] && cat "$STATE/mlflow.pid" || true; }
-mlflow_running() {
+mlflow_running() {  # the recorded pid, and still an mlflow process (pids are reused)
   local pid; pid=$(mlflow_pid)
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q mlflow
 }
 healthy() {
   "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$URI/health" >/dev/null 2>&1
@@ -90,7 +90,16 @@ init_cluster() {
   [ -f "$PGDATA/PG_VERSION" ] && return 0
   note "creating a PostgreSQL cluster in $PGDATA"
   if [ "$PGDATA" != "$STATE/data" ]; then
-    mkdir -p "$(dirname "$PGDATA")"; chmod 700 "$(dirname "$PGDATA")"; own "$(dirname "$PGDATA")"
+    # /var/tmp is world-writable: refuse a folder someone else planted (or a link to one).
+    local base=/var/tmp/workbench-pg
+    mkdir -p -m 755 "$base"
+    if [ -L "$base" ] || [ "$(stat -c %u "$base")" != "$(id -u)" ]; then
+      die "$base is a link or belongs to another user; remove it or set WB_SERVER_DIR"
+    fi
+    if [ -e "$(dirname "$PGDATA")" ] || [ -L "$(dirname "$PGDATA")" ]; then
+      die "$(dirname "$PGDATA") exists but .pg/data does not link to it; remove it and retry"
+    fi
+    mkdir -m 700 "$(dirname "$PGDATA")"; own "$(dirname "$PGDATA")"
     ln -sfn "$PGDATA" "$STATE/data"; ln -sfn "$PGLOG" "$STATE/postgres.log"
   fi
   mkdir -p "$PGDATA"
@@ -157,7 +166,7 @@ start_mlflow() {
 
 stop_mlflow() {
   local pid; pid=$(mlflow_pid)
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+  if mlflow_running; then
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true  # its process group (setsid)
     local i
     for i in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done

@@ -153,10 +153,21 @@ def test_grid_gate_and_promotion_against_the_server(
     monkeypatch.chdir(acme_dir.parent)  # artifacts of a bare database URI go to ./mlruns
     monkeypatch.setenv("PGPASSFILE", str(Path(env["WB_SERVER_DIR"]) / "pgpass"))
     database = f"postgresql+psycopg2://workbench@127.0.0.1:{env['WB_PG_PORT']}/mlflow"
+    from workbench.tracking import _bulk
+
+    bulk_writes: list[int] = []
+    real = _bulk.write_traces
+
+    def counted(*a: object) -> None:
+        real(*a)
+        bulk_writes.append(1)  # only once it returned: a failure falls back silently
+
+    monkeypatch.setattr(_bulk, "write_traces", counted)
     direct = run(
         write_spec(acme_dir, SPEC.replace("name: served", "name: served-direct")),
         tracking_uri=database,
     )
+    assert bulk_writes, "the bulk writer did not succeed on PostgreSQL"
     pg_client = MlflowClient(database)
     child_id = next(iter(direct.variant_run_ids.values()))
     traces = pg_client.search_traces(locations=[direct.experiment_id], run_id=child_id)

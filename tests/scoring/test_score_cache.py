@@ -69,6 +69,34 @@ def test_a_scorer_error_is_not_cached(tmp_path: Path) -> None:
     assert working.seen == 1 and out[0]["rouge_l"].scored
 
 
+class Flaky(Counting):
+    """Returns a NaN that is not "does not apply" (what the ragas adapter records for a
+    timeout or a locked file)."""
+
+    def __call__(self, it: Any) -> list[Score]:
+        self.seen += 1
+        return [Score.unscored("rouge_l", "ragas rouge_l: TimeoutError")]
+
+
+def test_a_passing_failure_is_not_cached(tmp_path: Path) -> None:
+    definition = registry()["rouge_l"]
+    key = scorer_key_or_none(definition)
+    cache = ScoreCache(tmp_path / "scores.sqlite")
+    items = [item("Refunds within 14 days.")]
+    score_items(items, [Flaky(definition.factory(ScoringContext()))], cache=cache, cache_keys=[key])
+    working = Counting(definition.factory(ScoringContext()))
+    out = score_items(items, [working], cache=cache, cache_keys=[key])
+    assert working.seen == 1 and out[0]["rouge_l"].scored
+
+
+def test_the_key_covers_every_module_a_score_depends_on() -> None:
+    from workbench.scoring import _cache
+
+    names = {p.name for p in _cache.digest_files() if p.is_file()}
+    assert {"_safety.py", "_rank.py", "_ragas.py", "_builtin.py", "embeddings.py"} <= names
+    assert "sacrebleu=" in _cache._versions()
+
+
 def test_judges_and_plugins_always_run() -> None:
     known = registry()
     assert cacheable(known["semantic_similarity"]) and cacheable(known["safety"])

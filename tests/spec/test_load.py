@@ -142,9 +142,12 @@ def test_model_path_is_relative_to_the_spec_file(
 ) -> None:
     text = GOOD + "models:\n  mine: {provider: llama_cpp, path: models/tiny.gguf}\n"
     text += "  home: {provider: llama_cpp, path: /opt/m.gguf}\n"
+    text += "judge: {model: {provider: llama_cpp, path: judge.gguf}}\n"
     (tmp_path / "exp").mkdir()
     spec_file = write_spec(tmp_path / "exp", text)
     monkeypatch.chdir(tmp_path)  # somewhere else than the spec's folder
     spec = load_spec(spec_file).spec
     assert spec.models["mine"].path == str((tmp_path / "exp" / "models" / "tiny.gguf").resolve())
     assert spec.models["home"].path == "/opt/m.gguf"
+    assert spec.judge is not None and not isinstance(spec.judge.model, str)
+    assert spec.judge.model.path == str((tmp_path / "exp" / "judge.gguf").resolve())

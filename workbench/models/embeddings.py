@@ -99,6 +99,15 @@ def _cache_db() -> Iterator[sqlite3.Connection]:
 
 
 def _cached(keys: set[str]) -> dict[str, Any]:
+    """Vectors already computed; the cache is best effort (an unreadable or locked file
+    means embedding again, never a failed retrieval or score)."""
+    try:
+        return _read_cache(keys)
+    except sqlite3.Error:
+        return {}
+
+
+def _read_cache(keys: set[str]) -> dict[str, Any]:
     import numpy as np
 
     out: dict[str, Any] = {}
@@ -117,9 +126,12 @@ def _cached(keys: set[str]) -> dict[str, Any]:
 
 
 def _store(vectors: dict[str, Any]) -> None:
-    with _CACHE_LOCK, _cache_db() as conn:
-        conn.executemany(
-            "INSERT OR REPLACE INTO vectors (key, v) VALUES (?, ?)",
-            [(k, v.astype("float32").tobytes()) for k, v in vectors.items()],
-        )
-        conn.commit()
+    try:
+        with _CACHE_LOCK, _cache_db() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO vectors (key, v) VALUES (?, ?)",
+                [(k, v.astype("float32").tobytes()) for k, v in vectors.items()],
+            )
+            conn.commit()
+    except (sqlite3.Error, OSError):
+        pass  # best effort: the vectors are returned all the same

@@ -118,7 +118,10 @@ class Bundle:
         try:
             return cls._from_json(data)
         except (ValidationError, KeyError, TypeError, ValueError) as exc:
-            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if isinstance(exc, ValidationError) and exc.errors():
+                detail = str(exc.errors()[0]["msg"])
+            else:
+                detail = str(exc) or type(exc).__name__
             raise PromotionError(
                 f"bundle.json cannot be read in this process: {detail}",
                 hint="a provider or scorer plugin the bundle names may not be loaded here "

