@@ -166,3 +166,51 @@ def test_concurrency_gives_the_same_records(acme_dir: Path) -> None:
     a = one.samples[cols].sort_values(cols[:2]).reset_index(drop=True)
     b = many.samples[cols].sort_values(cols[:2]).reset_index(drop=True)
     assert a.equals(b)
+
+
+def test_scorers_warm_up_at_the_first_real_call_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import workbench.scoring as scoring
+    from workbench.runner._progress import NullProgress
+    from workbench.runner._run import _WarmUpOnFirstCall
+
+    started: list[object] = []
+
+    def fake_warm_up(spec: object) -> threading.Thread:
+        started.append(spec)
+        thread = threading.Thread(target=lambda: None)
+        thread.start()
+        return thread
+
+    monkeypatch.setattr(scoring, "warm_up", fake_warm_up)
+    sink = _WarmUpOnFirstCall(NullProgress(), "spec")
+    sink.advance(cached=True)
+    sink.advance(3, cached=True)
+    assert started == []  # an all-cached rerun loads nothing
+    sink.advance()
+    sink.advance(error=True)
+    sink.join()
+    assert started == ["spec"]  # once, at the first answer a model really made
+
+
+def test_warm_up_loads_what_the_scorers_need() -> None:
+    """In a fresh process (so nothing was imported before): the warm-up thread imports
+    the libraries of the named scorers, and only what they need."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from workbench.scoring import warm_up
+from workbench.spec import load_spec
+spec = load_spec({"name": "w", "dataset": {"path": "d.jsonl"}, "scorers": ["rouge_l", "bleu"],
+    "grid": {"prompt": ["p@1"], "model": ["llama_cpp:smollm2-135m"], "retriever": ["none"]}}).spec
+assert "rouge_score" not in sys.modules
+warm_up(spec).join(120)
+print(sorted(m for m in ("rouge_score", "sacrebleu", "sentence_transformers") if m in sys.modules))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "['rouge_score', 'sacrebleu']"

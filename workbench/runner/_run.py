@@ -90,10 +90,12 @@ def execute(
         from workbench.tracking import ensure_store
 
         ensure_store(tracking_uri)
+    remote = not any(getattr(m, "local", True) for m in the_plan.models.values())
+    warming = _WarmUpOnFirstCall(sink, spec) if remote else None
     cache = CallCache(_paths.cache_dir() / "calls.sqlite") if spec.execution.cache else None
     try:
         retrievals = retrieve_all(the_plan, sink)
-        records = generate_all(the_plan, retrievals, cache, sink)
+        records = generate_all(the_plan, retrievals, cache, warming or sink)
     finally:
         if cache is not None:
             cache.close()
@@ -101,6 +103,8 @@ def execute(
 
     from workbench.scoring import score_run
 
+    if warming is not None:
+        warming.join()
     scored = score_run(the_plan, records, samples, progress=sink)
     from workbench.analysis import leaderboard
 
@@ -138,3 +142,33 @@ def execute(
     if result.status == "FAILED" and raise_on_failure:
         raise RunFailed(result)
     return result
+
+
+class _WarmUpOnFirstCall:
+    """Passes progress through; at the first answer a remote model really made (not one
+    from the cache), starts loading the scorers in the background, so their start-up
+    overlaps the waiting on the endpoint. An all-cached rerun loads nothing it skips."""
+
+    def __init__(self, sink: ProgressSink, spec: Any):
+        self._sink, self._spec = sink, spec
+        self._thread: Any = None
+
+    def start(self, phase: str, total: int) -> None:
+        self._sink.start(phase, total)
+
+    def advance(self, n: int = 1, *, error: bool = False, cached: bool = False) -> None:
+        if not cached and self._thread is None:
+            from workbench.scoring import warm_up
+
+            self._thread = warm_up(self._spec)
+        self._sink.advance(n, error=error, cached=cached)
+
+    def finish(self) -> None:
+        self._sink.finish()
+
+    def log(self, message: str) -> None:
+        self._sink.log(message)
+
+    def join(self) -> None:
+        if self._thread is not None:
+            self._thread.join()

@@ -9,7 +9,15 @@ from workbench.scoring._registry import (
     scorer,
     select,
 )
-from workbench.scoring._run import Scored, build_items, holds, parse_rule, score_items, score_run
+from workbench.scoring._run import (
+    Scored,
+    build_items,
+    holds,
+    parse_rule,
+    score_items,
+    score_run,
+    warm_up,
+)
 from workbench.scoring._types import NA, MetricInfo, MetricKind, Score, ScoreSource
 
 __all__ = [
@@ -31,4 +39,5 @@ __all__ = [
     "score_run",
     "scorer",
     "select",
+    "warm_up",
 ]

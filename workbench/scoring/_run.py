@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import operator
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -150,6 +151,36 @@ def _apply(sc: Any, items: Sequence[ScoreItem], progress: ProgressSink | None) -
         if progress is not None:
             progress.advance()
     return results
+
+
+def warm_up(spec: Any) -> threading.Thread:
+    """Import and load what the code scorers need (ragas, rouge-score, sacrebleu, MiniLM),
+    in a background thread, by scoring one throwaway item with each.
+
+    Started while the grid waits on a remote endpoint, it takes the scorers' start-up
+    (several seconds of imports) out of the run's wall time. Any failure is left for the
+    real scoring to record."""
+
+    def work() -> None:
+        probe = ScoreItem(
+            sample_id="warm-up", question="q", reference="an answer", answer="an answer",
+            category="factual", severity="low", canary=None, reference_ids=("d",),
+            reference_contexts=("an answer",), contexts=("an answer",), retrieved_doc_ids=("d",),
+            retrieves=True, k=1, system_prompt="",
+        )  # fmt: skip
+        try:
+            defs = select(spec.scorers, judge=False)
+        except ConfigError:
+            return
+        for definition in defs:
+            try:
+                definition.factory(ScoringContext())(probe)
+            except Exception:  # the real scoring records any failure as data
+                continue
+
+    thread = threading.Thread(target=work, name="wb-scoring-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def check_scoring(spec: Any, *, where: str) -> None:
