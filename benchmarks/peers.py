@@ -199,11 +199,15 @@ def run_mlflow(args: argparse.Namespace) -> dict[str, str]:
     def rouge_l(outputs: Any, expectations: dict[str, Any]) -> float:
         return rouge.score(expectations["expected_response"], str(outputs))["rougeL"].fmeasure
 
+    returned: dict[str, str] = {}  # what predict_fn answered, by request
+
     def predict_fn(messages: list[dict[str, str]]) -> str:
         out = client.chat.completions.create(
             model="smollm2", messages=messages, top_p=1.0, **PARAMS
         )
-        return (out.choices[0].message.content or "").strip()
+        answer = (out.choices[0].message.content or "").strip()
+        returned[json.dumps(messages)] = answer
+        return answer
 
     mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
     mlflow.set_experiment("bench-peers-mlflow")
@@ -220,12 +224,10 @@ def run_mlflow(args: argparse.Namespace) -> dict[str, str]:
         with mlflow.start_run(run_name=prompt):
             result = mlflow.genai.evaluate(data=data, predict_fn=predict_fn, scorers=[rouge_l])
         traces = mlflow.search_traces(run_id=result.run_id, return_type="list")
-        ids = {json.dumps(r["messages"]): r["sample_id"] for r in rows if r["prompt"] == prompt}
-        for trace in traces:
-            request, response = trace.data.request, trace.data.response
-            messages = (json.loads(request) if isinstance(request, str) else request)["messages"]
-            answer = json.loads(response) if isinstance(response, str) else response
-            answers[f"{prompt}|{ids[json.dumps(messages)]}"] = str(answer)
+        assert len(traces) == len(data), (len(traces), len(data))  # one trace per row
+        for r in rows:
+            if r["prompt"] == prompt:
+                answers[f"{prompt}|{r['sample_id']}"] = returned[json.dumps(r["messages"])]
     return answers
 
 

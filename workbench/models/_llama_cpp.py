@@ -106,15 +106,19 @@ class LlamaCppModel:
         with _LOAD_LOCK:
             if key not in _LOADED:
                 from llama_cpp import Llama
+                from llama_cpp._utils import suppress_stdout_stderr
 
-                _LOADED[key] = Llama(
-                    model_path=str(self.path),
-                    n_ctx=self.spec.n_ctx,
-                    n_threads=threads(),
-                    n_threads_batch=threads(),
-                    seed=0,
-                    verbose=False,
-                )
+                # llama.cpp prints a note on Gemma's sliding-window cache even with
+                # verbose=False; a load error still raises (and is reported) normally.
+                with suppress_stdout_stderr(disable=False):
+                    _LOADED[key] = Llama(
+                        model_path=str(self.path),
+                        n_ctx=self.spec.n_ctx,
+                        n_threads=threads(),
+                        n_threads_batch=threads(),
+                        seed=0,
+                        verbose=False,
+                    )
             return _LOADED[key]
 
     def generate(
