@@ -1,8 +1,11 @@
-"""Real local servers the tests start on 127.0.0.1: a llama.cpp OpenAI-compatible server."""
+"""Real local servers the tests start on 127.0.0.1: a llama.cpp OpenAI-compatible server
+and an MLflow tracking server that can be killed and restarted on the same port."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -70,3 +73,61 @@ def llama_server(
             proc.kill()
         log.close()
         Path(log.name).unlink(missing_ok=True)
+
+
+class MlflowServer:
+    """``mlflow server`` on 127.0.0.1 with a sqlite backend; stop / start on the same port."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.db = root / "server.db"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> float:
+        t0 = time.perf_counter()
+        self.starts += 1
+        log = (self.root / f"server-{self.starts}.log").open("wb")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "server",
+                "--backend-store-uri",
+                f"sqlite:///{self.db}",
+                "--artifacts-destination",
+                str(self.root / "artifacts"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                "1",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "MLFLOW_TRACKING_URI": ""},
+        )
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            assert self.proc.poll() is None, (self.root / f"server-{self.starts}.log").read_text()
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return time.perf_counter() - t0
+            time.sleep(0.2)
+        raise RuntimeError("mlflow server did not start")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def traces(self) -> int:
+        from tests.reliability import harness as h
+
+        return h.trace_count(self.db)

@@ -12,21 +12,16 @@ completes without any error.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.conftest import write_spec
 from tests.reliability import harness as h
-from tests.servers import free_port
+from tests.servers import MlflowServer
 
 pytestmark = pytest.mark.reliability
 
@@ -45,62 +40,6 @@ retrievers:
 thresholds: {{rouge_l: ">= 0.0"}}
 scorers: [rank, safety, rouge_l]
 """
-
-
-class MlflowServer:
-    """``mlflow server`` on 127.0.0.1 with a sqlite backend; stop / start on the same port."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.db = root / "server.db"
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def start(self) -> float:
-        t0 = time.perf_counter()
-        self.starts += 1
-        log = (self.root / f"server-{self.starts}.log").open("wb")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mlflow",
-                "server",
-                "--backend-store-uri",
-                f"sqlite:///{self.db}",
-                "--artifacts-destination",
-                str(self.root / "artifacts"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--workers",
-                "1",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env={**os.environ, "MLFLOW_TRACKING_URI": ""},
-        )
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            assert self.proc.poll() is None, (self.root / f"server-{self.starts}.log").read_text()
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return time.perf_counter() - t0
-            time.sleep(0.2)
-        raise RuntimeError("mlflow server did not start")
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=30)
-
-    def traces(self) -> int:
-        return h.trace_count(self.db)
 
 
 @pytest.fixture
@@ -185,7 +124,7 @@ def test_server_back_within_the_retry_window_run_completes(
     server.kill()
     assert reached, run.text()[1][-3000:]
     time.sleep(3)
-    assert run.proc.poll() is None  # still retrying
+    assert run.proc.poll() is None, run.text()[1][-3000:]  # still retrying
     restart_s = server.start()
     code = run.proc.wait(timeout=600)
     _out, err = run.text()

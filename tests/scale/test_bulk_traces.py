@@ -21,7 +21,13 @@ from workbench.runner._result import samples_frame
 from workbench.scoring import score_run
 from workbench.tracking import _bulk, ensure_store
 from workbench.tracking._store import client, experiment_id
-from workbench.tracking._traces import TraceDraft, existing_samples, log_traces, write_drafts
+from workbench.tracking._traces import (
+    TraceDraft,
+    _retarget_tracer,
+    existing_samples,
+    log_traces,
+    write_drafts,
+)
 
 SPEC = """\
 name: bulk
@@ -208,9 +214,52 @@ def test_client_path_marks_traces_complete(drafted) -> None:
     mlflow_client, exp, drafts, _, _ = drafted
     run_id = mlflow_client.create_run(exp).info.run_id
     draft = drafts(run_id)[0]
+    _retarget_tracer(mlflow_client.tracking_uri)  # as write_drafts does before this path
     trace_id = draft.write_with_client(mlflow_client, exp)
     tags = MlflowClient(mlflow_client.tracking_uri).get_trace(trace_id).info.tags
     assert tags.get("mlflow.trace.spansLocation")
     assert existing_samples(mlflow_client, exp, run_id) == {
         draft.tags["workbench.sample_id"]: trace_id
     }
+
+
+def test_failed_version_probe_does_not_send_traces_down_the_slow_road(
+    drafted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over REST, MLflow asks the server's version once per process, without retries, and
+    caches a failure. A store that blinked at that moment must still get the traces through
+    ``log_spans`` once it answers again, not through the per-span public API."""
+    import functools
+
+    from mlflow.store.tracking.rest_store import RestStore
+
+    from tests.servers import MlflowServer
+
+    _, _, drafts, _, _ = drafted
+    (tmp_path / "server").mkdir()
+    server = MlflowServer(tmp_path / "server")
+    server.start()
+    try:
+        rest = MlflowClient(server.url)
+        exp = rest.create_experiment("blip")
+        run_id = rest.create_run(exp).info.run_id
+        real = RestStore.__dict__["_get_server_version"].__func__.__wrapped__
+        probes: list[object] = []
+
+        @functools.lru_cache
+        def probe(host_creds: Any) -> Any:  # the first answer is lost, and cached, like MLflow's
+            probes.append(host_creds)
+            return None if len(probes) == 1 else real(host_creds)
+
+        monkeypatch.setattr(RestStore, "_get_server_version", staticmethod(probe))
+
+        def slow_road(*_a: Any, **_k: Any) -> str:
+            raise AssertionError("fell back to the per-span public API")
+
+        monkeypatch.setattr(TraceDraft, "write_with_client", slow_road)
+        batch = drafts(run_id)
+        done = write_drafts(rest, exp, batch)
+        assert len(probes) == 2
+        assert existing_samples(rest, exp, run_id) == done and len(done) == len(batch)
+    finally:
+        server.kill()

@@ -6,6 +6,7 @@ never stored in the spec, logged, or put in an error message.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -72,6 +73,7 @@ class OpenAIModel:
                     raise ConfigError(
                         "the openai provider needs the openai package", hint="pip install openai"
                     ) from None
+                _load_httpx2()
                 self._client = openai.OpenAI(
                     base_url=self.base_url,
                     api_key=self._key(),
@@ -184,3 +186,14 @@ class OpenAIModel:
 def _short(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _load_httpx2() -> None:
+    """openai checks ``sys.modules`` for httpx2 on every request. Another thread importing it
+    (sentence-transformers and huggingface_hub do, as the scorers warm up) would expose a
+    half-initialised module to those checks, and calls would fail with "partially
+    initialized module 'httpx2'". Loaded here, before the first call, it is never half-there."""
+    import importlib
+
+    with contextlib.suppress(ImportError):
+        importlib.import_module("httpx2")

@@ -173,6 +173,8 @@ def warm_up(spec: Any) -> threading.Thread:
         except ConfigError:
             return
         for definition in defs:
+            if not definition.factory.__module__.startswith("workbench."):
+                continue  # a plugin's scorer may have side effects: only real items reach it
             try:
                 definition.factory(ScoringContext())(probe)
             except Exception:  # the real scoring records any failure as data

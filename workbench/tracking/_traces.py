@@ -381,7 +381,7 @@ def write_drafts(mlflow_client: Any, exp_id: str, drafts: Sequence[TraceDraft]) 
             built = [d.entities(exp_id) for d in drafts]
             _start_traces(store, [info for info, _ in built])
             started = True
-            store.log_spans(exp_id, [s for _, spans in built for s in spans])
+            _log_spans(store, mlflow_client, exp_id, [s for _, spans in built for s in spans])
             return done
         except (AttributeError, TypeError, NotImplementedError):
             # Internals moved, or a server older than MLflow 3.4 (no log_spans): take the
@@ -392,6 +392,24 @@ def write_drafts(mlflow_client: Any, exp_id: str, drafts: Sequence[TraceDraft]) 
                     mlflow_client.delete_traces(exp_id, trace_ids=ids[start : start + 100])
     _retarget_tracer(mlflow_client.tracking_uri)
     return {d.tags[TAG_SAMPLE]: d.write_with_client(mlflow_client, exp_id) for d in drafts}
+
+
+def _log_spans(store: Any, mlflow_client: Any, exp_id: str, spans: list[Any]) -> None:
+    """``store.log_spans``, robust to an outage at the wrong moment: over REST, MLflow asks
+    the server's version once, without retries, and caches a failure for the process, so a
+    blip there reads as "server older than 3.4" (NotImplementedError) from then on. Wait
+    for the store with the client's retries, forget the failed answer and ask again; a
+    server that really is old raises again and takes the public road."""
+    try:
+        store.log_spans(exp_id, spans)
+        return
+    except NotImplementedError:
+        forget = getattr(getattr(store, "_get_server_version", None), "cache_clear", None)
+        if forget is None:
+            raise
+    mlflow_client.get_experiment(exp_id)  # retried per MLFLOW_HTTP_REQUEST_*; raises if down
+    forget()
+    store.log_spans(exp_id, spans)
 
 
 def _retarget_tracer(uri: str) -> None:
