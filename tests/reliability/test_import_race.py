@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.reliability
+
 ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = textwrap.dedent(
@@ -51,9 +53,10 @@ SCRIPT = textwrap.dedent(
         model = OpenAIModel(ModelSpec(provider="openai", model="m", base_url=server.url,
                                       max_retries=0, timeout_s=10))
         import openai  # the provider's own import, before the other thread starts
+        assert "httpx2" not in sys.modules, "already loaded: the race cannot happen here"
         other = threading.Thread(target=lambda: __import__("httpx2"))
         other.start()
-        started.wait(10)
+        assert started.wait(10), "the slow import never started"
         generation = model.generate([Message(role="user", content="What is the SLA?")],
                                     GenerationParams(max_tokens=8))
         other.join()

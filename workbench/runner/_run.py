@@ -160,7 +160,10 @@ class _WarmUpOnFirstCall:
         if not cached and self._thread is None:
             from workbench.scoring import warm_up
 
-            self._thread = warm_up(self._spec)
+            try:
+                self._thread = warm_up(self._spec)
+            except Exception:  # an optimisation: the grid goes on, scoring loads on its own
+                self._thread = False
         self._sink.advance(n, error=error, cached=cached)
 
     def finish(self) -> None:
@@ -170,5 +173,5 @@ class _WarmUpOnFirstCall:
         self._sink.log(message)
 
     def join(self) -> None:
-        if self._thread is not None:
+        if self._thread:
             self._thread.join()

@@ -6,6 +6,7 @@ whose model call failed is unscored (reason: the call's error) and fails.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import operator
 import re
@@ -153,6 +154,12 @@ def _apply(sc: Any, items: Sequence[ScoreItem], progress: ProgressSink | None) -
     return results
 
 
+def _selected(spec: Any) -> list[Any]:
+    """The scorer definitions the spec runs (judge ones only with a judge)."""
+    judge_metrics = spec.judge.metrics if spec.judge is not None else ()
+    return list(select(spec.scorers, judge=spec.judge is not None, judge_metrics=judge_metrics))
+
+
 def warm_up(spec: Any) -> threading.Thread:
     """Import and load what the code scorers need (ragas, rouge-score, sacrebleu, MiniLM),
     in a background thread, by scoring one throwaway item with each.
@@ -168,17 +175,22 @@ def warm_up(spec: Any) -> threading.Thread:
             reference_contexts=("an answer",), contexts=("an answer",), retrieved_doc_ids=("d",),
             retrieves=True, k=1, system_prompt="",
         )  # fmt: skip
+        from workbench.scoring._cache import cacheable
+
         try:
-            defs = select(spec.scorers, judge=False)
+            defs = [d for d in _selected(spec) if cacheable(d)]
         except ConfigError:
             return
-        for definition in defs:
-            if not definition.factory.__module__.startswith("workbench."):
-                continue  # a plugin's scorer may have side effects: only real items reach it
+        for definition in defs:  # the built-in code scorers: a plugin's may have side effects
             try:
                 definition.factory(ScoringContext())(probe)
             except Exception:  # the real scoring records any failure as data
                 continue
+        if any(d.name == "semantic_similarity" for d in defs):
+            from workbench.models.embeddings import embedder
+
+            with contextlib.suppress(Exception):
+                embedder()  # the probe's text is in the embedding cache after the first run
 
     thread = threading.Thread(target=work, name="wb-scoring-warm-up", daemon=True)
     thread.start()
@@ -188,9 +200,8 @@ def warm_up(spec: Any) -> threading.Thread:
 def check_scoring(spec: Any, *, where: str) -> None:
     """Scorers, thresholds and the judge's model reference, checked before any model runs
     (a typo must not surface after an hour of generation)."""
-    judge_metrics = spec.judge.metrics if spec.judge is not None else ()
     try:
-        defs = select(spec.scorers, judge=spec.judge is not None, judge_metrics=judge_metrics)
+        defs = _selected(spec)
     except ConfigError as exc:
         raise ConfigError(exc.message, where=where, hint=exc.hint) from None
     names = {m.name for d in defs for m in d.metrics}
@@ -224,8 +235,7 @@ def score_run(
         from workbench.scoring._judge import build_judge
 
         judge = build_judge(spec, where=plan.source.where)
-    judge_metrics = spec.judge.metrics if spec.judge is not None else ()
-    defs = select(spec.scorers, judge=judge is not None, judge_metrics=judge_metrics)
+    defs = _selected(spec)
     ctx = ScoringContext(judge=judge, judge_spec=spec.judge, seed=spec.execution.seed)
     scorers = [d.factory(ctx) for d in defs]
     metrics = [m for sc in scorers for m in sc.metrics]

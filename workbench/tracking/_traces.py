@@ -404,9 +404,10 @@ def _log_spans(store: Any, mlflow_client: Any, exp_id: str, spans: list[Any]) ->
         store.log_spans(exp_id, spans)
         return
     except NotImplementedError:
-        forget = getattr(getattr(store, "_get_server_version", None), "cache_clear", None)
-        if forget is None:
-            raise
+        probe: Any = getattr(store, "_get_server_version", None)
+        forget = getattr(probe, "cache_clear", None)
+        if forget is None or probe(store.get_host_creds()) is not None:
+            raise  # the server answered: it is older than 3.4
     mlflow_client.get_experiment(exp_id)  # retried per MLFLOW_HTTP_REQUEST_*; raises if down
     forget()
     store.log_spans(exp_id, spans)
