@@ -5,8 +5,9 @@ grid: 2 prompts (qa_terse@1, qa_grounded@1) x N golden samples, BM25 contexts (k
 same generation parameters (temperature 0, max_tokens 48, seed 0), one call at a time, no
 cache, and one code scorer of the same kind (ROUGE-L F1 against the reference).
 
-- workbench: ``wb.run`` with the ``openai`` provider pointed at the server (retrieval,
-  scoring, MLflow logging to a fresh sqlite store included);
+- workbench: the ``workbench run`` command on the grid's YAML, ``openai`` provider pointed at
+  the server (retrieval, scoring, MLflow logging to a fresh sqlite store included; answers
+  read back from MLflow afterwards, untimed);
 - promptfoo (npm, installed in benchmarks/peers/node_modules): ``promptfoo eval`` with its
   OpenAI-compatible provider, ``-j 1 --no-cache``, a JavaScript ROUGE-L assertion; the
   rendered prompts and contexts are computed beforehand by the workbench's own renderer
@@ -173,13 +174,26 @@ def write_promptfoo(folder: Path, base_url: str, rows: list[dict[str, Any]]) -> 
 # --------------------------------------------------------------------------- contenders
 
 
-def run_workbench(args: argparse.Namespace) -> dict[str, str]:
-    from workbench.runner import run
+def write_workbench_spec(base_url: str, samples: int, folder: Path) -> Path:
+    """The grid as the YAML a user would write (paths made absolute), for ``workbench run``."""
+    import yaml
 
-    result = run(spec(args.base_url, args.samples), base_dir=C.EXPERIMENTS)
+    text = spec(base_url, samples)
+    text["dataset"]["path"] = str(C.EXPERIMENTS / text["dataset"]["path"])
+    text["corpus"]["path"] = str(C.EXPERIMENTS / text["corpus"]["path"])
+    text["prompts_dir"] = str(C.EXPERIMENTS / "prompts")
+    path = folder / "bench-peers.yaml"
+    path.write_text(yaml.safe_dump(text, sort_keys=False))
+    return path
+
+
+def workbench_answers(tracking_uri: str) -> dict[str, str]:
+    """The answers of the run ``workbench run`` just logged, read back from MLflow (untimed)."""
+    from workbench.tracking.read import load_experiment
+
+    samples = load_experiment("bench-peers", tracking_uri=tracking_uri).samples()
     return {
-        f"{row.variant.split(' · ')[0]}|{row.sample_id}": row.answer
-        for row in result.samples.itertuples()
+        f"{row.variant.split(' · ')[0]}|{row.sample_id}": row.answer for row in samples.itertuples()
     }
 
 
@@ -232,8 +246,7 @@ def run_mlflow(args: argparse.Namespace) -> dict[str, str]:
 
 
 def child(args: argparse.Namespace) -> None:
-    answers = run_workbench(args) if args.contender == "workbench" else run_mlflow(args)
-    print("ANSWERS " + json.dumps(answers), flush=True)
+    print("ANSWERS " + json.dumps(run_mlflow(args)), flush=True)
 
 
 def promptfoo_answers(out: Path) -> dict[str, str]:
@@ -278,6 +291,10 @@ def measure(
         ]
         wall, peak, rc, output = C.run_measured(cmd, env=env, cwd=scratch)
         answers = promptfoo_answers(out) if out.exists() else {}
+    elif name == "workbench":  # the command a user runs, start-up and exit included
+        cmd = [str(Path(C.PY).parent / "workbench"), "run", str(work / "bench-peers.yaml")]
+        wall, peak, rc, output = C.run_measured(cmd, env=env, cwd=scratch)
+        answers = workbench_answers(env["MLFLOW_TRACKING_URI"]) if rc == 0 else {}
     else:
         cmd = [
             C.PY,
@@ -356,6 +373,7 @@ def main(argv: list[str] | None = None) -> None:
         with C.background(cmd, f"http://127.0.0.1:{port}/v1/models", log=log):
             base_url = f"http://127.0.0.1:{port}/v1"
             rows = prepare_inputs(base_url, args.samples, work)
+            write_workbench_spec(base_url, args.samples, work)
             for i in range(args.repeats):
                 for name in contenders:
                     r = measure(name, base_url, args, work, log)

@@ -146,3 +146,41 @@ def test_compare_prints_tables_and_writes_html(acme_dir: Path, tmp_path: Path) -
     assert "<html>" in html.lower() and "plotly" in html.lower()
     bad = cli("compare", "cli", "-m", "rouge")
     assert_clean_error(bad, "unknown metric 'rouge'")
+
+
+FAST_EXIT = """
+import atexit, sys
+from workbench import cli
+
+class Teardown:
+    def __del__(self):
+        print("interpreter teardown ran")
+
+kept = Teardown()
+
+def main(argv=None):
+    atexit.register(lambda: print("handler registered during the run ran"))
+    print("x" * 200_000)  # more than a pipe holds: only a flush delivers all of it
+    sys.exit(int(sys.argv[1]))
+
+cli.main = main
+cli.entry()
+"""
+
+
+@pytest.mark.parametrize("code", [0, 3])
+def test_fast_exit_keeps_handlers_output_and_code(code: int) -> None:
+    """``entry`` skips the interpreter's teardown, not the atexit handlers (MLflow flushes
+    its traces there), the buffered output, or the exit code."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # a buffered pipe
+    out = subprocess.run(
+        [sys.executable, "-c", FAST_EXIT, str(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert out.returncode == code, out.stderr
+    assert out.stdout.count("x") == 200_000
+    assert out.stdout.rstrip().endswith("handler registered during the run ran")
+    assert "teardown" not in out.stdout  # the point: the module teardown was skipped
