@@ -89,32 +89,33 @@ class MlflowServer:
     def start(self) -> float:
         t0 = time.perf_counter()
         self.starts += 1
-        log = (self.root / f"server-{self.starts}.log").open("wb")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mlflow",
-                "server",
-                "--backend-store-uri",
-                f"sqlite:///{self.db}",
-                "--artifacts-destination",
-                str(self.root / "artifacts"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--workers",
-                "1",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env={**os.environ, "MLFLOW_TRACKING_URI": ""},
-        )
+        log_path = self.root / f"server-{self.starts}.log"
+        with log_path.open("wb") as log:  # closed here: the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "mlflow",
+                    "server",
+                    "--backend-store-uri",
+                    f"sqlite:///{self.db}",
+                    "--artifacts-destination",
+                    str(self.root / "artifacts"),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--workers",
+                    "1",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, "MLFLOW_TRACKING_URI": ""},
+            )
         deadline = time.time() + 120
         while time.time() < deadline:
-            assert self.proc.poll() is None, (self.root / f"server-{self.starts}.log").read_text()
+            assert self.proc.poll() is None, log_path.read_text()
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
                     return time.perf_counter() - t0
@@ -131,3 +132,15 @@ class MlflowServer:
         from tests.reliability import harness as h
 
         return h.trace_count(self.db)
+
+
+@contextmanager
+def mlflow_server(root: Path) -> Iterator[MlflowServer]:
+    """A started ``mlflow server`` under ``root``, killed on exit."""
+    root.mkdir(parents=True, exist_ok=True)
+    server = MlflowServer(root)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()

@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import write_spec
 from tests.reliability import harness as h
-from tests.servers import MlflowServer
+from tests.servers import MlflowServer, mlflow_server
 
 pytestmark = pytest.mark.reliability
 
@@ -44,14 +44,8 @@ scorers: [rank, safety, rouge_l]
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[MlflowServer]:
-    root = tmp_path / "server"
-    root.mkdir()
-    srv = MlflowServer(root)
-    srv.start()
-    try:
+    with mlflow_server(tmp_path / "server") as srv:
         yield srv
-    finally:
-        srv.kill()
 
 
 def _env(tmp_path: Path, server: MlflowServer, **extra: str) -> dict[str, str]:

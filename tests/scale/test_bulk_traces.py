@@ -233,13 +233,10 @@ def test_failed_version_probe_does_not_send_traces_down_the_slow_road(
 
     from mlflow.store.tracking.rest_store import RestStore
 
-    from tests.servers import MlflowServer
+    from tests.servers import mlflow_server
 
     _, _, drafts, _, _ = drafted
-    (tmp_path / "server").mkdir()
-    server = MlflowServer(tmp_path / "server")
-    server.start()
-    try:
+    with mlflow_server(tmp_path / "server") as server:
         rest = MlflowClient(server.url)
         exp = rest.create_experiment("blip")
         run_id = rest.create_run(exp).info.run_id
@@ -261,5 +258,3 @@ def test_failed_version_probe_does_not_send_traces_down_the_slow_road(
         done = write_drafts(rest, exp, batch)
         assert len(probes) == 2
         assert existing_samples(rest, exp, run_id) == done and len(done) == len(batch)
-    finally:
-        server.kill()
