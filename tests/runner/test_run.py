@@ -214,3 +214,29 @@ print(sorted(m for m in ("rouge_score", "sacrebleu", "sentence_transformers") if
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
     )
     assert out.stdout.strip().splitlines()[-1] == "['rouge_score', 'sacrebleu']"
+
+
+def test_logging_pauses_the_garbage_collector_and_restores_it(
+    acme_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Full collections over every live object cost seconds when logging a big grid: the
+    collector is off while logging, and on again afterwards, even when logging failed."""
+    import gc
+
+    from workbench.errors import TrackingError
+    from workbench.tracking import _log
+
+    seen: list[bool] = []
+    real = _log.log_traces
+
+    def watched(*args, **kwargs):
+        seen.append(gc.isenabled())
+        if len(seen) == 2:
+            raise ConnectionError("store went away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_log, "log_traces", watched)
+    assert gc.isenabled()
+    with pytest.raises(TrackingError):
+        run(write_spec(acme_dir, SPEC))
+    assert seen == [False, False] and gc.isenabled()

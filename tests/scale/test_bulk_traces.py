@@ -22,6 +22,7 @@ from workbench.scoring import score_run
 from workbench.tracking import _bulk, ensure_store
 from workbench.tracking._store import client, experiment_id
 from workbench.tracking._traces import (
+    SpanDraft,
     TraceDraft,
     _retarget_tracer,
     existing_samples,
@@ -75,6 +76,8 @@ def drafted(acme_dir: Path):
     records = generate_all(the_plan, retrieve_all(the_plan, NullProgress()), None, NullProgress())
     scored = score_run(the_plan, records, samples_frame(the_plan, records))
     rows = {(r["variant_id"], r["sample_id"]): r for r in scored.samples.to_dict("records")}
+    failed = rows[(records[1].variant_id, records[1].sample_id)]  # a score that failed
+    failed["rouge_l"], failed["unscored"] = float("nan"), {"rouge_l": "judge timed out"}
     variant = the_plan.variants[0]
     samples = {s.id: s for s in the_plan.golden.samples}
     metrics = {m.name: m for m in scored.metrics}
@@ -156,11 +159,14 @@ def test_bulk_rows_equal_mlflows_own(drafted, monkeypatch: pytest.MonkeyPatch) -
     write_drafts(mlflow_client, exp, by_bulk)
     assert calls == [1]  # one transaction for the chunk, and it succeeded
 
+    unscored = 0
     for a, b in zip(by_store, by_bulk, strict=True):
         rows_a = _normalised_rows(db, a.trace_id, store_run)
         rows_b = _normalised_rows(db, b.trace_id, bulk_run)
         assert rows_a["spans"] and rows_a["assessments"]
         assert rows_a == rows_b
+        unscored += sum("UNSCORED" in row for row in rows_b["assessments"])
+    assert unscored == 1  # the failed score's assessment: an error, no value
 
     # Read back through the public API: the same traces, linked to their runs.
     for run_id, written in ((store_run, by_store), (bulk_run, by_bulk)):
@@ -258,3 +264,89 @@ def test_failed_version_probe_does_not_send_traces_down_the_slow_road(
         done = write_drafts(rest, exp, batch)
         assert len(probes) == 2
         assert existing_samples(rest, exp, run_id) == done and len(done) == len(batch)
+
+
+# --------------------------------------------------------------------------- stored spans
+
+ODD_TEXTS = ['"quoted"', '{"a": 1}', "[1, 2]", "  [3]", "12", "null", "true", "", "plain", "é ✓"]
+
+
+def _odd_spans() -> list[SpanDraft]:
+    """Every kind of span the workbench writes, with strings MLflow's de-duplication of
+    twice-encoded values treats differently (JSON-looking, numbers, blanks, non-ASCII)."""
+    spans = []
+    for i, text in enumerate(ODD_TEXTS):
+        trace = f"tr-{i:032x}"
+        base = (trace, 10**30 + i, 5 + i)
+        spans += [
+            SpanDraft(
+                *base, None, "answer", "CHAIN", 1_000, 3_000, True,
+                {"question": text}, {"answer": text}, {"workbench.reference": text},
+            ),
+            SpanDraft(
+                *base, 1, "retrieval", "RETRIEVER", 1_000, 2_000, True,
+                {"query": text, "k": 3, "retriever": "bm25"},
+                [{"page_content": text, "metadata": {"doc_uri": text, "score": 1.5}}] if i % 2 else [],
+                {},
+            ),
+            SpanDraft(
+                *base, 1, "generation", "LLM" if i % 2 else "CHAT_MODEL", 2_000, 3_000, i % 3 != 0,
+                {"messages": [{"role": "user", "content": text}]},
+                {"error": text} if i % 3 == 0 else {"choices": [{"message": {"content": text}}]},
+                {"model": text, "prompt": "qa@1", "gen.temperature": 0.0, "gen.seed": i,
+                 "cost_usd": -1.0, "cached": bool(i % 2), "note": text},
+            ),
+        ]  # fmt: skip
+    return spans
+
+
+def test_fast_stored_span_equals_mlflows_translation(drafted) -> None:
+    """The bulk writer's stored form of a span, made without MLflow's entity, is exactly
+    what MLflow's ``log_spans`` stores (``translate_span_when_storing`` of the entity)."""
+    from mlflow.tracing.otel.translation import translate_span_when_storing
+
+    _, exp, drafts, _, _ = drafted
+    real = [s for d in drafts("r" * 32) for s in d.bulk_entities(exp)[1]]
+    for span in real + _odd_spans():
+        assert span.stored_dict() == translate_span_when_storing(span.to_span()), span.name
+
+
+def test_bulk_writer_translates_where_mlflow_would_change_a_span(
+    drafted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast form is used only for span shapes whose first span MLflow's translation left
+    unchanged: a translation that adds something (a future MLflow translator) reaches
+    every span of that shape, and the other shapes keep the fast form."""
+    import mlflow.tracing.otel.translation as translation
+
+    mlflow_client, exp, drafts, db, _ = drafted
+    real = translation.translate_span_when_storing
+    calls: list[str] = []
+
+    def newer_mlflow(span: Any) -> dict[str, Any]:
+        calls.append(span.name)
+        out = real(span)
+        if span.name == "generation":
+            out["attributes"]["mlflow.newKey"] = '"added"'
+        return out
+
+    monkeypatch.setattr(_bulk, "_IDENTITY", {})
+    monkeypatch.setattr(translation, "translate_span_when_storing", newer_mlflow)
+    run_id = mlflow_client.create_run(exp).info.run_id
+    written = drafts(run_id)
+    write_drafts(mlflow_client, exp, written)
+
+    with sqlite3.connect(db) as con:
+        rows = con.execute(
+            "SELECT name, content FROM spans WHERE trace_id IN (%s)" % ",".join("?" * len(written)),
+            [d.trace_id for d in written],
+        ).fetchall()
+    assert len(rows) == 3 * len(written)
+    for name, content in rows:
+        added = json.loads(content)["attributes"].get("mlflow.newKey")
+        assert added == ('"added"' if name == "generation" else None)
+    shapes = _bulk._IDENTITY
+    assert shapes and all(same == (key[0] != "generation") for key, same in shapes.items())
+    # MLflow's translation ran for every generation span, once per shape for the others
+    assert calls.count("generation") == len(written)
+    assert calls.count("answer") == sum(1 for key in shapes if key[0] == "answer")

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from workbench import __version__, _paths
+from workbench._gc import paused
 from workbench.errors import TrackingError
 from workbench.tracking._prompts import prompt_uri, register_prompt
 from workbench.tracking._store import client, ensure_store, experiment_id, redact, set_process_uri
@@ -71,7 +72,8 @@ def log_run(
     set_process_uri(uri)
     result.tracking_uri = redact(uri)
     try:
-        _log(plan, records, result, uri, progress)
+        with paused():
+            _log(plan, records, result, uri, progress)
     except KeyboardInterrupt:
         _mark_killed(uri, result.run_id)
         raise
@@ -146,6 +148,7 @@ def _log(
                 if progress is not None:
                     progress.advance(len(by_variant.get(vid, [])), cached=True)
                 continue
+            new_run = child is None
             if child is None:
                 tags = {
                     PARENT_TAG: parent_id,
@@ -183,6 +186,7 @@ def _log(
                 scores=scores,
                 metrics={m.name: m for m in result.metrics},
                 progress=progress,
+                new_run=new_run,
             )
             _set_trace_ids(result, vid, trace_ids)
             rows = result.samples[result.samples["variant_id"] == vid]
@@ -290,19 +294,34 @@ def _log_variant_params(
 
 
 def _log_dataset(mlflow_client: Any, run_id: str, plan: Plan) -> None:
-    from mlflow.data.pandas_dataset import from_pandas
     from mlflow.entities import DatasetInput, InputTag
 
-    golden = plan.golden
-    with warnings.catch_warnings():  # MLflow registers its local source class twice and says so
-        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
-        dataset = from_pandas(
-            golden.to_pandas(), source=golden.source, name=golden.name, digest=golden.digest
-        )
     tag = InputTag(key="mlflow.data.context", value="eval")
-    mlflow_client.log_inputs(
-        run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags=[tag])]
-    )
+    mlflow_client.log_inputs(run_id, datasets=[DatasetInput(_dataset_entity(plan), tags=[tag])])
+
+
+_DATASETS: dict[tuple[Any, ...], Any] = {}
+
+
+def _dataset_entity(plan: Plan) -> Any:
+    """The golden set as an MLflow dataset entity, made once per dataset version: every
+    variant's run links the same one, and inferring its schema costs ~50 ms."""
+    from mlflow.data.pandas_dataset import from_pandas
+
+    golden = plan.golden
+    key = (golden.name, golden.digest, str(golden.source), tuple(s.id for s in golden.samples))
+    if key not in _DATASETS:
+        with warnings.catch_warnings():  # MLflow registers its local source class twice
+            warnings.filterwarnings(
+                "ignore", message="The specified dataset source can be interpreted"
+            )
+            dataset = from_pandas(
+                golden.to_pandas(), source=golden.source, name=golden.name, digest=golden.digest
+            )
+        if len(_DATASETS) >= 8:
+            _DATASETS.clear()
+        _DATASETS[key] = dataset._to_mlflow_entity()
+    return _DATASETS[key]
 
 
 def _finite(value: Any) -> float | None:

@@ -14,6 +14,7 @@ client API is used instead.
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures as cf
 import hashlib
 import json
@@ -22,7 +23,7 @@ import math
 import os
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from workbench.runner import Plan, SampleRecord, Variant
@@ -34,7 +35,10 @@ TAG_VARIANT = "workbench.variant_id"
 TAG_SPANS = "mlflow.trace.spansLocation"
 """Set by the store once a trace's spans are written (the bulk path writes it too)."""
 SOURCE_ID = "workbench"
-CHUNK = 250
+CHUNK = 1000
+"""Traces per transaction on a SQL store."""
+REST_CHUNK = 250
+"""Traces per batch over REST (an MLflow server): one ``log_spans`` request carries its spans."""
 _TEXT_LIMIT = 4000
 
 
@@ -73,47 +77,185 @@ def _cut(text: str) -> str:
     return text if len(text) <= _TEXT_LIMIT else text[: _TEXT_LIMIT - 1] + "…"
 
 
-def feedback_for(
-    trace_id: str, row: Mapping[str, Any], metrics: Mapping[str, MetricInfo], judge: str | None
-) -> list[Any]:
+class Score(NamedTuple):
+    """One assessment of an answer, as plain data (``feedback_for`` makes MLflow's entity)."""
+
+    name: str
+    value: float | bool | None
+    unscored: str | None
+    """Why the score could not be computed (then ``value`` is None)."""
+    rationale: str | None
+    source_type: str
+    source_id: str
+
+
+def scores_for(
+    row: Mapping[str, Any], metrics: Mapping[str, MetricInfo], judge: str | None
+) -> list[Score]:
     """Assessments for one answer: every applicable score, ``passed`` and the findings.
 
     A score that could not be computed is an assessment with an error and no value (a NaN
     value breaks MLflow's REST API and UI)."""
-    from mlflow.entities import AssessmentError, AssessmentSource, Feedback
-
     out = []
     unscored: Mapping[str, str] = row.get("unscored") or {}
     for name, info in metrics.items():
         value = row.get(name)
         is_judge = info.source == "LLM_JUDGE"
-        source = AssessmentSource(
-            source_type="LLM_JUDGE" if is_judge else "CODE",
-            source_id=(judge or "judge") if is_judge else SOURCE_ID,
-        )
+        source = ("LLM_JUDGE", judge or "judge") if is_judge else ("CODE", SOURCE_ID)
         if value is None or (isinstance(value, float) and math.isnan(value)):
-            if name not in unscored:
-                continue  # does not apply to this sample
-            error = AssessmentError(error_code="UNSCORED", error_message=str(unscored[name])[:1000])
-            out.append(
-                Feedback(name=name, value=None, error=error, source=source, trace_id=trace_id)
-            )
+            if name in unscored:  # else: does not apply to this sample
+                out.append(Score(name, None, str(unscored[name])[:1000], None, *source))
             continue
-        out.append(Feedback(name=name, value=float(value), source=source, trace_id=trace_id))
+        out.append(Score(name, float(value), None, None, *source))
     findings = list(row.get("findings") or [])
-    out.append(
-        Feedback(
-            name="passed",
-            value=bool(row.get("passed") == 1.0),
-            rationale="; ".join(findings) or None,
-            source=AssessmentSource(source_type="CODE", source_id=SOURCE_ID),
-            trace_id=trace_id,
-        )
-    )
+    passed = bool(row.get("passed") == 1.0)
+    out.append(Score("passed", passed, None, "; ".join(findings) or None, "CODE", SOURCE_ID))
     return out
 
 
+def feedback_for(
+    trace_id: str, row: Mapping[str, Any], metrics: Mapping[str, MetricInfo], judge: str | None
+) -> list[Any]:
+    """MLflow Feedback entities of :func:`scores_for`."""
+    from mlflow.entities import AssessmentError, AssessmentSource, Feedback
+
+    return [
+        Feedback(
+            name=score.name,
+            value=score.value,
+            error=AssessmentError(error_code="UNSCORED", error_message=score.unscored)
+            if score.unscored is not None
+            else None,
+            rationale=score.rationale,
+            source=AssessmentSource(source_type=score.source_type, source_id=score.source_id),
+            trace_id=trace_id,
+        )
+        for score in scores_for(row, metrics, judge)
+    ]
+
+
 # --------------------------------------------------------------------------- one trace
+
+
+class SpanDraft:
+    """One finished span as plain data. ``to_span`` makes MLflow's entity of it;
+    ``stored_dict`` what MLflow's store keeps of that entity, without making it (the bulk
+    writer checks the two agree on the first span of each kind, see ``_bulk``)."""
+
+    __slots__ = (
+        "end_time_ns",
+        "extra",
+        "inputs",
+        "name",
+        "ok",
+        "otel_parent_id",
+        "otel_span_id",
+        "otel_trace_id",
+        "outputs",
+        "span_type",
+        "start_time_ns",
+        "trace_id",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        trace_id: str,
+        otel_trace_id: int,
+        otel_span_id: int,
+        otel_parent_id: int | None,
+        name: str,
+        span_type: str,
+        start_time_ns: int,
+        end_time_ns: int,
+        ok: bool,
+        inputs: Any,
+        outputs: Any,
+        extra: Mapping[str, Any],
+    ):
+        self.trace_id, self.otel_trace_id = trace_id, otel_trace_id
+        self.otel_span_id, self.otel_parent_id = otel_span_id, otel_parent_id
+        self.name, self.span_type, self.ok = name, span_type, ok
+        self.start_time_ns, self.end_time_ns = start_time_ns, end_time_ns
+        self.inputs, self.outputs, self.extra = inputs, outputs, extra
+
+    @property
+    def span_id(self) -> str:
+        return f"{self.otel_span_id:016x}"
+
+    @property
+    def parent_id(self) -> str | None:
+        return None if self.otel_parent_id is None else f"{self.otel_parent_id:016x}"
+
+    @property
+    def status_code(self) -> str:
+        return "OK" if self.ok else "ERROR"
+
+    def values(self) -> dict[str, Any]:
+        """The span's attributes before encoding (each is stored JSON-encoded)."""
+        from mlflow.tracing.constant import SpanAttributeKey
+
+        return {
+            SpanAttributeKey.REQUEST_ID: self.trace_id,
+            SpanAttributeKey.SPAN_TYPE: self.span_type,
+            SpanAttributeKey.INPUTS: self.inputs,
+            SpanAttributeKey.OUTPUTS: self.outputs,
+            **self.extra,
+        }
+
+    def to_span(self) -> Any:
+        from mlflow.entities import Span
+        from mlflow.tracing.utils import build_otel_context
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import ReadableSpan
+        from opentelemetry.trace import Status, StatusCode
+
+        trace = self.otel_trace_id
+        return Span(
+            ReadableSpan(
+                name=self.name,
+                context=build_otel_context(trace, self.otel_span_id),
+                parent=build_otel_context(trace, self.otel_parent_id)
+                if self.otel_parent_id
+                else None,
+                start_time=self.start_time_ns,
+                end_time=self.end_time_ns,
+                attributes={k: json.dumps(v, default=str) for k, v in self.values().items()},
+                status=Status(StatusCode.OK if self.ok else StatusCode.ERROR),
+                resource=Resource.get_empty(),
+            )
+        )
+
+    def stored_dict(self) -> dict[str, Any]:
+        """``Span.to_dict()`` with MLflow's de-duplication of twice-encoded attributes: a
+        value is kept decoded when it is a string that itself parses as a JSON string,
+        object or array (``sanitize_attributes``), else JSON-encoded."""
+        attributes = {}
+        for key, value in self.values().items():
+            if isinstance(value, str) and value.lstrip()[:1] in ('"', "{", "["):
+                try:
+                    if isinstance(json.loads(value), (str, dict, list)):
+                        attributes[key] = value
+                        continue
+                except ValueError:
+                    pass
+            attributes[key] = json.dumps(value, default=str)
+        parent = self.otel_parent_id
+        return {
+            "trace_id": _b64(self.otel_trace_id, 16),
+            "span_id": _b64(self.otel_span_id, 8),
+            "parent_span_id": _b64(parent, 8) if parent else None,
+            "name": self.name,
+            "start_time_unix_nano": self.start_time_ns,
+            "end_time_unix_nano": self.end_time_ns,
+            "events": [],
+            "status": {"code": "STATUS_CODE_OK" if self.ok else "STATUS_CODE_ERROR", "message": ""},
+            "attributes": attributes,
+            "links": [],
+        }
+
+
+def _b64(number: int, size: int) -> str:
+    return base64.b64encode(number.to_bytes(size, "big")).decode()
 
 
 class TraceDraft:
@@ -212,46 +354,34 @@ class TraceDraft:
 
     # -- fast path: entities written straight to the store
     def entities(self, exp_id: str) -> tuple[Any, list[Any]]:
+        """MLflow's TraceInfo and Span entities (what ``start_trace`` + ``log_spans`` take)."""
+        info, spans, _ = self.bulk_entities(exp_id)
+        info.assessments = feedback_for(info.trace_id, self.row, self.metrics, self.judge)
+        return info, [s.to_span() for s in spans]
+
+    def bulk_entities(self, exp_id: str) -> tuple[Any, list[SpanDraft], list[Score]]:
+        """The TraceInfo (without assessments), and its spans and scores as plain data
+        (``_bulk`` makes their rows)."""
         from mlflow.entities import TraceInfo, TraceLocation, TraceState
         from mlflow.tracing.constant import TRACE_SCHEMA_VERSION_KEY, TraceMetadataKey, TraceTagKey
 
         trace_id = self.trace_id
         root, retr, gen = self.span_ids
+        common = (trace_id, self.otel_trace_id)
         spans = [
-            self._span(
-                root,
-                None,
-                "answer",
-                "CHAIN",
-                self.t0,
-                self.t1,
-                self.inputs,
-                self.outputs,
-                {"workbench.reference": _cut(self.reference)},
+            SpanDraft(
+                *common, root, None, "answer", "CHAIN", self.t0, self.t1, True,
+                self.inputs, self.outputs, {"workbench.reference": _cut(self.reference)},
             ),
-            self._span(
-                retr,
-                root,
-                "retrieval",
-                "RETRIEVER",
-                self.t0,
-                self.r1,
-                self.retrieval_inputs,
-                self.documents,
+            SpanDraft(
+                *common, retr, root, "retrieval", "RETRIEVER", self.t0, self.r1, True,
+                self.retrieval_inputs, self.documents, {},
             ),
-            self._span(
-                gen,
-                root,
-                "generation",
-                self.gen_type,
-                self.r1,
-                self.t1,
-                self.gen_inputs,
-                self.gen_outputs,
-                self.gen_attributes,
-                ok=self.ok,
+            SpanDraft(
+                *common, gen, root, "generation", self.gen_type, self.r1, self.t1, self.ok,
+                self.gen_inputs, self.gen_outputs, self.gen_attributes,
             ),
-        ]
+        ]  # fmt: skip
         request, response = json.dumps(self.inputs), json.dumps(self.outputs)
         info = TraceInfo(
             trace_id=trace_id,
@@ -268,50 +398,8 @@ class TraceDraft:
                 TraceMetadataKey.OUTPUTS: response[:1000],
             },
             tags={TraceTagKey.TRACE_NAME: "answer", **self.tags},
-            assessments=feedback_for(trace_id, self.row, self.metrics, self.judge),
         )
-        return info, spans
-
-    def _span(
-        self,
-        span_id: int,
-        parent: int | None,
-        name: str,
-        span_type: str,
-        t0: int,
-        t1: int,
-        inputs: Any,
-        outputs: Any,
-        attributes: Mapping[str, Any] | None = None,
-        *,
-        ok: bool = True,
-    ) -> Any:
-        from mlflow.entities import Span
-        from mlflow.tracing.constant import SpanAttributeKey
-        from mlflow.tracing.utils import build_otel_context
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import ReadableSpan
-        from opentelemetry.trace import Status, StatusCode
-
-        attrs = {
-            SpanAttributeKey.REQUEST_ID: json.dumps(self.trace_id),
-            SpanAttributeKey.SPAN_TYPE: json.dumps(span_type),
-            SpanAttributeKey.INPUTS: json.dumps(inputs, default=str),
-            SpanAttributeKey.OUTPUTS: json.dumps(outputs, default=str),
-            **{k: json.dumps(v, default=str) for k, v in (attributes or {}).items()},
-        }
-        return Span(
-            ReadableSpan(
-                name=name,
-                context=build_otel_context(self.otel_trace_id, span_id),
-                parent=build_otel_context(self.otel_trace_id, parent) if parent else None,
-                start_time=t0,
-                end_time=t1,
-                attributes=attrs,
-                status=Status(StatusCode.OK if ok else StatusCode.ERROR),
-                resource=Resource.get_empty(),
-            )
-        )
+        return info, spans, scores_for(self.row, self.metrics, self.judge)
 
     # -- standard path: the public client API (slower; used when the store lacks the calls)
     def write_with_client(self, mlflow_client: Any, exp_id: str) -> str:
@@ -367,7 +455,7 @@ def write_drafts(mlflow_client: Any, exp_id: str, drafts: Sequence[TraceDraft]) 
 
         fallback: tuple[type[BaseException], ...] = (*_bulk.BULK_ERRORS, MlflowException)
         try:
-            _bulk.write_traces(store, exp_id, [d.entities(exp_id) for d in drafts])
+            _bulk.write_traces(store, exp_id, [d.bulk_entities(exp_id) for d in drafts])
             return done
         except fallback as exc:  # a trace of the chunk exists already (resume), or internals moved
             logging.getLogger(__name__).info(
@@ -455,9 +543,14 @@ def log_traces(
     scores: Mapping[tuple[str, str], Mapping[str, Any]],
     metrics: Mapping[str, MetricInfo],
     progress: ProgressSink | None = None,
+    new_run: bool = False,
 ) -> dict[str, str]:
-    """Write the missing traces of one variant's run; returns sample id -> trace id (all)."""
-    done, partial = scan_run(mlflow_client, exp_id, run_id)
+    """Write the missing traces of one variant's run; returns sample id -> trace id (all).
+    A run created by this logging (``new_run``) has none yet: the store is not searched."""
+    done: dict[str, str] = {}
+    partial: list[str] = []
+    if not new_run:
+        done, partial = scan_run(mlflow_client, exp_id, run_id)
     for start in range(0, len(partial), 100):  # rewritten whole below, never merged twice
         mlflow_client.delete_traces(exp_id, trace_ids=partial[start : start + 100])
     samples = {s.id: s for s in plan.golden.samples}
@@ -468,8 +561,12 @@ def log_traces(
     todo = [r for r in records if r.sample_id not in done]
     if progress is not None and len(records) > len(todo):
         progress.advance(len(records) - len(todo), cached=True)
-    for start in range(0, len(todo), CHUNK):
-        chunk = todo[start : start + CHUNK]
+    from workbench.tracking import _bulk
+
+    store = getattr(getattr(mlflow_client, "_tracking_client", None), "store", None)
+    size = CHUNK if store is not None and _bulk.supported(store) else REST_CHUNK
+    for start in range(0, len(todo), size):
+        chunk = todo[start : start + size]
         drafts = [
             TraceDraft(
                 run_id=run_id,
