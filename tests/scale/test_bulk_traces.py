@@ -350,3 +350,62 @@ def test_bulk_writer_translates_where_mlflow_would_change_a_span(
     # MLflow's translation ran for every generation span, once per shape for the others
     assert calls.count("generation") == len(written)
     assert calls.count("answer") == sum(1 for key in shapes if key[0] == "answer")
+
+
+def test_a_connection_cut_mid_chunk_is_written_again_once(
+    drafted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server killed while answering cuts the connection mid-response (requests raises
+    that outside MLflow's HTTP retries). The chunk is retried: what it completed is kept,
+    its half-written traces are rewritten whole, nothing is duplicated."""
+    import requests
+    from mlflow.exceptions import MlflowException
+
+    from workbench.tracking import _traces
+
+    mlflow_client, exp, drafts, _, log = drafted
+    run_id = mlflow_client.create_run(exp).info.run_id
+    store = mlflow_client._tracking_client.store
+    real = _traces.write_drafts
+    attempts: list[int] = []
+
+    def cut(client: Any, exp_id: str, chunk: Any) -> dict[str, str]:
+        attempts.append(len(chunk))
+        if len(attempts) > 1:
+            return real(client, exp_id, chunk)
+        real(client, exp_id, chunk[:5])  # complete
+        for draft in chunk[5:8]:  # started, no spans
+            store.start_trace(draft.entities(exp_id)[0])
+        try:
+            raise requests.exceptions.ChunkedEncodingError("IncompleteRead(0 bytes read)")
+        except requests.exceptions.ChunkedEncodingError as exc:
+            raise MlflowException(f"API request failed with exception {exc}")  # noqa: B904 (as MLflow does)
+
+    monkeypatch.setattr(_traces, "write_drafts", cut)
+    written = drafts(run_id)
+    ids = log(mlflow_client, exp, run_id)
+
+    assert attempts == [len(written), len(written) - 5]
+    assert ids == {d.tags["workbench.sample_id"]: d.trace_id for d in written}
+    found = mlflow_client.search_traces(locations=[exp], run_id=run_id, max_results=100)
+    assert sorted(t.info.trace_id for t in found) == sorted(ids.values())
+    assert all(len(t.data.spans) == 3 for t in found)
+
+
+def test_other_store_errors_are_not_retried(drafted, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlflow.exceptions import MlflowException
+
+    from workbench.tracking import _traces
+
+    mlflow_client, exp, _, _, log = drafted
+    run_id = mlflow_client.create_run(exp).info.run_id
+    attempts: list[int] = []
+
+    def refused(*_a: Any) -> dict[str, str]:
+        attempts.append(1)
+        raise MlflowException("INVALID_PARAMETER_VALUE: no")
+
+    monkeypatch.setattr(_traces, "write_drafts", refused)
+    with pytest.raises(MlflowException, match="no"):
+        log(mlflow_client, exp, run_id)
+    assert attempts == [1]

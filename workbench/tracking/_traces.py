@@ -482,6 +482,50 @@ def write_drafts(mlflow_client: Any, exp_id: str, drafts: Sequence[TraceDraft]) 
     return {d.tags[TAG_SAMPLE]: d.write_with_client(mlflow_client, exp_id) for d in drafts}
 
 
+def _write_chunk(
+    mlflow_client: Any, exp_id: str, run_id: str, drafts: Sequence[TraceDraft]
+) -> dict[str, str]:
+    """``write_drafts``, again once the store answers when a server broke the connection
+    mid-answer (killed while responding: requests raises that outside MLflow's HTTP
+    retries). The traces the chunk completed are kept, its half-written ones deleted, the
+    rest written again; a store still down raises from MLflow's own retries."""
+    from mlflow.exceptions import MlflowException
+
+    kept: dict[str, str] = {}
+    tries = 3
+    while True:
+        try:
+            return {**kept, **write_drafts(mlflow_client, exp_id, drafts)}
+        except MlflowException as exc:
+            tries -= 1
+            if not tries or not _broken_connection(exc):
+                raise
+        mlflow_client.get_experiment(exp_id)  # waits per MLFLOW_HTTP_REQUEST_*
+        complete, partial = scan_run(mlflow_client, exp_id, run_id)
+        ours = {d.trace_id for d in drafts}
+        stale = [t for t in partial if t in ours]
+        for start in range(0, len(stale), 100):
+            mlflow_client.delete_traces(exp_id, trace_ids=stale[start : start + 100])
+        kept.update({d.tags[TAG_SAMPLE]: complete[d.tags[TAG_SAMPLE]] for d in drafts
+                     if d.tags[TAG_SAMPLE] in complete})  # fmt: skip
+        drafts = [d for d in drafts if d.tags[TAG_SAMPLE] not in complete]
+
+
+def _broken_connection(exc: BaseException) -> bool:
+    """MLflow reports a dropped or cut-off HTTP connection as a plain MlflowException; the
+    requests error it caught is its context."""
+    import requests
+
+    seen: BaseException | None = exc
+    for _ in range(5):
+        seen = seen.__cause__ or seen.__context__ if seen is not None else None
+        if isinstance(
+            seen, requests.exceptions.ConnectionError | requests.exceptions.ChunkedEncodingError
+        ):
+            return True
+    return False
+
+
 def _log_spans(store: Any, mlflow_client: Any, exp_id: str, spans: list[Any]) -> None:
     """``store.log_spans``, robust to an outage at the wrong moment: over REST, MLflow asks
     the server's version once, without retries, and caches a failure for the process, so a
@@ -579,7 +623,7 @@ def log_traces(
             )
             for r in chunk
         ]
-        done.update(write_drafts(mlflow_client, exp_id, drafts))
+        done.update(_write_chunk(mlflow_client, exp_id, run_id, drafts))
         if progress is not None:
             progress.advance(len(chunk))
     return done
