@@ -18,6 +18,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # Model files assembled once per machine, shared by all tests (never re-assembled per test).
 SHARED_MODELS = ROOT / ".cache" / "test-models"
+# The empty MLflow schema new stores are copied from: made once, for the tests only.
+os.environ.setdefault("WORKBENCH_USER_CACHE", str(ROOT / ".cache" / "user"))
 
 
 @pytest.fixture(autouse=True)

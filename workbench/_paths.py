@@ -63,6 +63,16 @@ def cache_dir() -> Path:
     return path
 
 
+def user_cache_dir() -> Path:
+    """``$WORKBENCH_USER_CACHE``, else ``$XDG_CACHE_HOME/workbench``, else
+    ``~/.cache/workbench``: what is derived from installed packages alone and can serve
+    every project of this user (not created here)."""
+    if env := os.environ.get("WORKBENCH_USER_CACHE"):
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "workbench"
+
+
 def default_tracking_uri() -> str:
     """``$MLFLOW_TRACKING_URI``, else ``[tracking] uri`` of the project file (a relative
     sqlite path is relative to the project root), else ``<project>/mlruns/mlflow.db``."""

@@ -9,6 +9,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -74,6 +75,8 @@ def _init_sqlite(uri: str, path: Path) -> None:
     # A race on a brand-new sqlite file corrupts it: one process creates the schema under a
     # file lock, everyone else waits, then WAL mode (2.5x faster logging) is switched on.
     with _file_lock(path.with_name(path.name + ".init.lock")):
+        if not path.exists() or path.stat().st_size == 0:
+            _new_sqlite(path)
         _init_database(uri)
         try:
             with contextlib.closing(sqlite3.connect(str(path), timeout=30)) as conn:
@@ -82,6 +85,65 @@ def _init_sqlite(uri: str, path: Path) -> None:
             raise TrackingError(
                 f"the MLflow store {path} is not a usable sqlite file ({exc})"
             ) from None
+
+
+def _new_sqlite(path: Path) -> None:
+    """A new store's file: a copy of the empty MLflow schema made once per MLflow version
+    on this machine (MLflow's ~60 migrations take ~1.2 s, the copy ~5 ms). MLflow then opens
+    it as any store at the current schema, and adds the default experiment. Any failure
+    leaves no file behind, and MLflow creates the schema itself."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.new")
+    try:
+        template = _schema_template()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, partial)
+        os.replace(partial, path)
+    except Exception as exc:  # an optimisation: MLflow's own way still works
+        logging.getLogger(__name__).info("no schema template: %s: %s", type(exc).__name__, exc)
+        with contextlib.suppress(OSError):
+            partial.unlink()
+
+
+def _schema_template() -> Path:
+    """``<user cache>/mlflow-schema/<mlflow version>.db``: MLflow's tables at their latest
+    revision and nothing else (made by MLflow's own migrations, in a temporary file, then
+    renamed into place, so a reader never sees half of it)."""
+    import mlflow
+    from mlflow.store.db.utils import (
+        _get_latest_schema_revision,
+        _initialize_tables,
+        create_sqlalchemy_engine_with_retry,
+    )
+
+    folder = _paths.user_cache_dir() / "mlflow-schema"
+    template = folder / f"{mlflow.__version__}.db"
+    if _revision(template) == _get_latest_schema_revision():
+        return template
+    folder.mkdir(parents=True, exist_ok=True)
+    fresh = folder / f".{template.name}.{os.getpid()}.{threading.get_ident()}"
+    try:
+        engine = create_sqlalchemy_engine_with_retry(f"sqlite:///{fresh}")
+        try:
+            _initialize_tables(engine)
+        finally:
+            engine.dispose()
+        os.replace(fresh, template)
+    finally:
+        with contextlib.suppress(OSError):
+            fresh.unlink()
+    return template
+
+
+def _revision(path: Path) -> str | None:
+    """The schema revision of a sqlite store, None if it is no readable store."""
+    if not path.is_file():
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(str(path))) as conn:
+            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.Error:
+        return None
+    return row[0] if row else None
 
 
 def _init_database(uri: str) -> None:
