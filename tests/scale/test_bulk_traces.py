@@ -366,10 +366,10 @@ def test_a_connection_cut_mid_chunk_is_written_again_once(
     mlflow_client, exp, drafts, _, log = drafted
     run_id = mlflow_client.create_run(exp).info.run_id
     store = mlflow_client._tracking_client.store
-    real = _traces.write_drafts
+    real = _traces._write_to_store
     attempts: list[int] = []
 
-    def cut(client: Any, exp_id: str, chunk: Any) -> dict[str, str]:
+    def cut(client: Any, exp_id: str, chunk: Any) -> dict[str, str] | None:
         attempts.append(len(chunk))
         if len(attempts) > 1:
             return real(client, exp_id, chunk)
@@ -381,7 +381,7 @@ def test_a_connection_cut_mid_chunk_is_written_again_once(
         except requests.exceptions.ChunkedEncodingError as exc:
             raise MlflowException(f"API request failed with exception {exc}")  # noqa: B904 (as MLflow does)
 
-    monkeypatch.setattr(_traces, "write_drafts", cut)
+    monkeypatch.setattr(_traces, "_write_to_store", cut)
     written = drafts(run_id)
     ids = log(mlflow_client, exp, run_id)
 
@@ -405,7 +405,64 @@ def test_other_store_errors_are_not_retried(drafted, monkeypatch: pytest.MonkeyP
         attempts.append(1)
         raise MlflowException("INVALID_PARAMETER_VALUE: no")
 
-    monkeypatch.setattr(_traces, "write_drafts", refused)
+    monkeypatch.setattr(_traces, "_write_to_store", refused)
     with pytest.raises(MlflowException, match="no"):
+        log(mlflow_client, exp, run_id)
+    assert attempts == [1]
+
+
+def _cut_connection() -> Exception:
+    """MLflow's error for a dropped connection, the requests error as its context."""
+    import requests
+    from mlflow.exceptions import MlflowException
+
+    try:
+        try:
+            raise requests.exceptions.ConnectionError("Connection broken")
+        except requests.exceptions.ConnectionError as exc:
+            raise MlflowException(f"API request failed with exception {exc}")  # noqa: B904
+    except MlflowException as cut:
+        return cut
+
+
+def test_a_chunk_cut_every_time_gives_up_after_three_tries(
+    drafted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow.exceptions import MlflowException
+
+    from workbench.tracking import _traces
+
+    mlflow_client, exp, _, _, log = drafted
+    run_id = mlflow_client.create_run(exp).info.run_id
+    attempts: list[int] = []
+
+    def always_cut(*_a: Any) -> None:
+        attempts.append(1)
+        raise _cut_connection()
+
+    monkeypatch.setattr(_traces, "_write_to_store", always_cut)
+    with pytest.raises(MlflowException, match="Connection broken"):
+        log(mlflow_client, exp, run_id)
+    assert attempts == [1, 1, 1]
+
+
+def test_the_public_calls_are_not_retried(drafted, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The public client picks its own trace ids: what a cut left behind there cannot be
+    told from the rest, so that path is not retried (a rerun resumes it)."""
+    from mlflow.exceptions import MlflowException
+
+    from workbench.tracking import _traces
+
+    mlflow_client, exp, _, _, log = drafted
+    run_id = mlflow_client.create_run(exp).info.run_id
+    attempts: list[int] = []
+
+    def cut_public(*_a: Any) -> None:
+        attempts.append(1)
+        raise _cut_connection()
+
+    monkeypatch.setattr(_traces, "_write_to_store", lambda *_a: None)
+    monkeypatch.setattr(_traces, "_write_public", cut_public)
+    with pytest.raises(MlflowException, match="Connection broken"):
         log(mlflow_client, exp, run_id)
     assert attempts == [1]

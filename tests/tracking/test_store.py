@@ -68,9 +68,11 @@ def test_new_store_from_the_template_equals_mlflows_own(
     expected = _dump(own)
     for made in (first, second):
         got = _dump(made)
-        assert got["schema"] == expected["schema"]
-        assert got["alembic_version"] == expected["alembic_version"]
-        assert got["workspaces"] == expected["workspaces"]
+        assert got.keys() == expected.keys()
+        for table in expected:  # every table's definition and rows, but the experiment's
+            if table != "experiments":  # creation time and artifact location
+                assert got[table] == expected[table], table
+        assert len(got["experiments"]) == 1
         # the default experiment keeps its artifacts beside its own store
         (experiment,) = sqlite3.connect(made).execute("SELECT artifact_location FROM experiments")
         assert experiment[0] == (made.parent / "artifacts" / "0").as_uri()

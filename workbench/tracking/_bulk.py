@@ -78,7 +78,10 @@ def stored_span_dict(span: SpanDraft) -> dict[str, Any]:
     same = _IDENTITY.get(key)
     if same is None:
         translated = translate_span_when_storing(span.to_span())
-        _IDENTITY[key] = translated == span.stored_dict()
+        # compared as the JSON text stored (key order included), not as dicts
+        _IDENTITY[key] = json.dumps(translated, default=str) == json.dumps(
+            span.stored_dict(), default=str
+        )
         return translated
     return span.stored_dict() if same else translate_span_when_storing(span.to_span())
 
@@ -268,9 +271,9 @@ def _insert_grouped(session: Any, statement: Any, rows: list[dict[str, Any]]) ->
     connection = session.connection()
     raw = connection.dialect.name == "sqlite" and connection.dialect.paramstyle == "qmark"
     for keys, batch in groups.items():
-        if not raw:
+        compiled = statement.compile(dialect=connection.dialect, column_keys=list(keys))
+        order = compiled.positiontup if raw else None
+        if order is None or not set(order) <= set(keys):  # defaults to fill: SQLAlchemy's way
             session.execute(statement, batch)
             continue
-        compiled = statement.compile(dialect=connection.dialect, column_keys=list(keys))
-        order = compiled.positiontup
         connection.exec_driver_sql(compiled.string, [tuple(row[k] for k in order) for row in batch])

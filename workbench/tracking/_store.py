@@ -75,7 +75,7 @@ def _init_sqlite(uri: str, path: Path) -> None:
     # A race on a brand-new sqlite file corrupts it: one process creates the schema under a
     # file lock, everyone else waits, then WAL mode (2.5x faster logging) is switched on.
     with _file_lock(path.with_name(path.name + ".init.lock")):
-        if not path.exists() or path.stat().st_size == 0:
+        if not path.exists():
             _new_sqlite(path)
         _init_database(uri)
         try:
@@ -90,16 +90,18 @@ def _init_sqlite(uri: str, path: Path) -> None:
 def _new_sqlite(path: Path) -> None:
     """A new store's file: a copy of the empty MLflow schema made once per MLflow version
     on this machine (MLflow's ~60 migrations take ~1.2 s, the copy ~5 ms). MLflow then opens
-    it as any store at the current schema, and adds the default experiment. Any failure
-    leaves no file behind, and MLflow creates the schema itself."""
+    it as any store at the current schema, and adds the default experiment. The copy is
+    linked into place only if no file is there yet (another program may have just made
+    one); any failure leaves no file behind, and MLflow creates the schema itself."""
     partial = path.with_name(f".{path.name}.{os.getpid()}.new")
     try:
         template = _schema_template()
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(template, partial)
-        os.replace(partial, path)
+        os.link(partial, path)  # FileExistsError if one appeared meanwhile: that one stays
     except Exception as exc:  # an optimisation: MLflow's own way still works
         logging.getLogger(__name__).info("no schema template: %s: %s", type(exc).__name__, exc)
+    finally:
         with contextlib.suppress(OSError):
             partial.unlink()
 

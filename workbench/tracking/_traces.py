@@ -445,7 +445,16 @@ def write_drafts(mlflow_client: Any, exp_id: str, drafts: Sequence[TraceDraft]) 
 
     A SQL store takes the chunk in one transaction (``_bulk``). Otherwise the trace infos
     (tags, assessments) go first and the spans after them: a trace is complete once the
-    store has tagged its spans' location, which ``existing_samples`` checks."""
+    store has tagged its spans' location, which ``existing_samples`` checks. A store with
+    neither takes MLflow's public client calls."""
+    done = _write_to_store(mlflow_client, exp_id, drafts)
+    return done if done is not None else _write_public(mlflow_client, exp_id, drafts)
+
+
+def _write_to_store(
+    mlflow_client: Any, exp_id: str, drafts: Sequence[TraceDraft]
+) -> dict[str, str] | None:
+    """The store's own calls, with the drafts' trace ids; None where the store lacks them."""
     from workbench.tracking import _bulk
 
     done = {d.tags[TAG_SAMPLE]: d.trace_id for d in drafts}
@@ -478,6 +487,11 @@ def write_drafts(mlflow_client: Any, exp_id: str, drafts: Sequence[TraceDraft]) 
                 ids = [d.trace_id for d in drafts]
                 for start in range(0, len(ids), 100):
                     mlflow_client.delete_traces(exp_id, trace_ids=ids[start : start + 100])
+    return None
+
+
+def _write_public(mlflow_client: Any, exp_id: str, drafts: Sequence[TraceDraft]) -> dict[str, str]:
+    """MLflow's public client calls (the client picks the trace ids)."""
     _retarget_tracer(mlflow_client.tracking_uri)
     return {d.tags[TAG_SAMPLE]: d.write_with_client(mlflow_client, exp_id) for d in drafts}
 
@@ -488,18 +502,24 @@ def _write_chunk(
     """``write_drafts``, again once the store answers when a server broke the connection
     mid-answer (killed while responding: requests raises that outside MLflow's HTTP
     retries). The traces the chunk completed are kept, its half-written ones deleted, the
-    rest written again; a store still down raises from MLflow's own retries."""
+    rest written again; a store still down raises from MLflow's own retries. Only the
+    store's own calls are retried: their trace ids are the drafts', so what a cut left
+    behind is found; the public calls' are not."""
     from mlflow.exceptions import MlflowException
 
     kept: dict[str, str] = {}
     tries = 3
     while True:
         try:
-            return {**kept, **write_drafts(mlflow_client, exp_id, drafts)}
+            done = _write_to_store(mlflow_client, exp_id, drafts)
         except MlflowException as exc:
             tries -= 1
             if not tries or not _broken_connection(exc):
                 raise
+        else:
+            if done is None:
+                done = _write_public(mlflow_client, exp_id, drafts)
+            return {**kept, **done}
         mlflow_client.get_experiment(exp_id)  # waits per MLFLOW_HTTP_REQUEST_*
         complete, partial = scan_run(mlflow_client, exp_id, run_id)
         ours = {d.trace_id for d in drafts}
