@@ -115,7 +115,7 @@ def one_run(
     timers = Timers()
     targets = {
         "log_run (total)": (tracking, "log_run"),
-        "traces": (_traces, "write_drafts"),
+        "traces": (_traces, "_write_chunk"),
         "resume check (search_traces)": (_traces, "scan_run"),
         "per-sample tables": (_log, "write_table"),
         "variant params + dataset input": (_log, "_log_variant_params"),
@@ -133,7 +133,7 @@ def one_run(
         patch = (
             contextlib.ExitStack()
             if not before
-            else _patched(_traces, "write_drafts", old_write_drafts)
+            else _patched(_traces, "_write_to_store", old_write_drafts)
         )
         with patch, timers.wrap(targets):
             t0 = time.perf_counter()
