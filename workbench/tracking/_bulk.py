@@ -7,9 +7,10 @@ MLflow would write, for a whole chunk, with one multi-row INSERT per table:
 trace_info, trace_tags, trace_request_metadata, assessments, spans (see
 docs/benchmarks.md, "Logging and reading", for the before/after figures).
 
-The rows are built with MLflow's own helpers and ORM classes, so they match what
-``store.start_trace`` + ``store.log_spans`` produce (tests/scale/test_bulk_traces.py
-compares the two row by row). A chunk is atomic: a trace is either stored whole or not
+The trace rows are built with MLflow's own helpers and ORM classes; spans and
+assessments from plain data, the spans checked against MLflow's own conversion once per
+shape (``stored_span_dict``). They match what ``store.start_trace`` + ``store.log_spans``
+produce (tests/scale/test_bulk_traces.py compares the two row by row). A chunk is atomic: a trace is either stored whole or not
 at all, which is what resume relies on. Any error from MLflow internals that moved
 (``ImportError``, ``AttributeError``, ``TypeError``) or from a trace that already exists
 (``IntegrityError``, which the session raises as an ``MlflowException``) makes the
