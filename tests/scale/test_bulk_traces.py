@@ -392,25 +392,6 @@ def test_a_connection_cut_mid_chunk_is_written_again_once(
     assert all(len(t.data.spans) == 3 for t in found)
 
 
-def test_other_store_errors_are_not_retried(drafted, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlflow.exceptions import MlflowException
-
-    from workbench.tracking import _traces
-
-    mlflow_client, exp, _, _, log = drafted
-    run_id = mlflow_client.create_run(exp).info.run_id
-    attempts: list[int] = []
-
-    def refused(*_a: Any) -> dict[str, str]:
-        attempts.append(1)
-        raise MlflowException("INVALID_PARAMETER_VALUE: no")
-
-    monkeypatch.setattr(_traces, "_write_to_store", refused)
-    with pytest.raises(MlflowException, match="no"):
-        log(mlflow_client, exp, run_id)
-    assert attempts == [1]
-
-
 def _cut_connection() -> Exception:
     """MLflow's error for a dropped connection, the requests error as its context."""
     import requests
@@ -425,8 +406,18 @@ def _cut_connection() -> Exception:
         return cut
 
 
-def test_a_chunk_cut_every_time_gives_up_after_three_tries(
-    drafted, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("road", "error", "tries"),
+    [
+        ("store", "cut", 3),  # cut every time: given up after three tries
+        ("store", "refused", 1),  # any other store error: not retried
+        # the public client picks its own trace ids: what a cut left behind there cannot
+        # be told from the rest, so that road is not retried (a rerun resumes it)
+        ("public", "cut", 1),
+    ],
+)
+def test_which_chunk_failures_are_retried(
+    drafted, monkeypatch: pytest.MonkeyPatch, road: str, error: str, tries: int
 ) -> None:
     from mlflow.exceptions import MlflowException
 
@@ -436,33 +427,15 @@ def test_a_chunk_cut_every_time_gives_up_after_three_tries(
     run_id = mlflow_client.create_run(exp).info.run_id
     attempts: list[int] = []
 
-    def always_cut(*_a: Any) -> None:
+    def failing(*_a: Any) -> None:
         attempts.append(1)
-        raise _cut_connection()
+        raise _cut_connection() if error == "cut" else MlflowException("INVALID_PARAMETER_VALUE")
 
-    monkeypatch.setattr(_traces, "_write_to_store", always_cut)
-    with pytest.raises(MlflowException, match="Connection broken"):
+    if road == "public":
+        monkeypatch.setattr(_traces, "_write_to_store", lambda *_a: None)
+    monkeypatch.setattr(
+        _traces, "_write_public" if road == "public" else "_write_to_store", failing
+    )
+    with pytest.raises(MlflowException, match="Connection broken" if error == "cut" else "INVALID"):
         log(mlflow_client, exp, run_id)
-    assert attempts == [1, 1, 1]
-
-
-def test_the_public_calls_are_not_retried(drafted, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The public client picks its own trace ids: what a cut left behind there cannot be
-    told from the rest, so that path is not retried (a rerun resumes it)."""
-    from mlflow.exceptions import MlflowException
-
-    from workbench.tracking import _traces
-
-    mlflow_client, exp, _, _, log = drafted
-    run_id = mlflow_client.create_run(exp).info.run_id
-    attempts: list[int] = []
-
-    def cut_public(*_a: Any) -> None:
-        attempts.append(1)
-        raise _cut_connection()
-
-    monkeypatch.setattr(_traces, "_write_to_store", lambda *_a: None)
-    monkeypatch.setattr(_traces, "_write_public", cut_public)
-    with pytest.raises(MlflowException, match="Connection broken"):
-        log(mlflow_client, exp, run_id)
-    assert attempts == [1]
+    assert len(attempts) == tries
