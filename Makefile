@@ -22,27 +22,38 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 
-.PHONY: help install install-dev demo test test-fast lint app mlflow notebook server server-stop benchmark clean system-deps schema
+.PHONY: help install install-dev lock demo test test-fast lint app mlflow notebook server server-stop benchmark clean system-deps schema
 
 help:
 	@echo "make demo   - install, run the quickstart experiment on the local models, log to mlruns/"
 	@echo "make test   - install, run the whole test suite (what CI runs)"
-	@echo "make app | mlflow | notebook | server | benchmark | lint"
+	@echo "make app | mlflow | notebook | server | benchmark | lint | lock"
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+# requirements.lock holds one version of every package (make lock); pyproject.toml says
+# which extras a target needs, the lock fixes their versions (pip's -c), so two machines get
+# the same environment.
+LOCK := requirements.lock
+# The CPU wheel of torch (pinned in the lock) lies in /opt/wheels on the project's machines;
+# elsewhere: make install TORCH_FIND_LINKS=https://download.pytorch.org/whl/torch_stable.html
+TORCH_FIND_LINKS ?=
+PIP := $(PY) -m pip install --quiet -c $(LOCK)
+
+$(VENV)/.installed: $(LOCK) pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	$(PIP) --upgrade pip setuptools
 	# The CPU wheel of torch first: anything that pulls torch later must not fetch a CUDA build.
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -r requirements.txt
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PIP) $(if $(TORCH_FIND_LINKS),--find-links $(TORCH_FIND_LINKS)) "$$(grep -m1 '^torch==' $(LOCK))"
+	$(PIP) -e ".[local,app,dask,server]"
 	$(PY) -m pip check
 	@touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) -e ".[dev]"
 	$(PY) -m pip check
 	@touch $@
+
+lock:
+	bash scripts/lock.sh $(LOCK_ARGS)
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -60,16 +71,18 @@ system-deps:
 	@bash scripts/system-deps.sh
 
 test: install-dev system-deps
-	@set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@set +e; $(PY) -m pytest --durations=25 $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests (exit 5)"; exit 1; fi; exit $$rc
 
 test-fast: install-dev
-	$(PY) -m pytest -m "not slow and not browser and not notebook" $(PYTEST_ARGS)
+	$(PY) -m pytest -m unit $(PYTEST_ARGS)
 
+# ruff, the format check, mypy and the layer contract (.importlinter); CI runs it (.ci/run).
 lint: install-dev
 	$(VENV)/bin/ruff check workbench tests apps benchmarks
 	$(VENV)/bin/ruff format --check workbench tests apps benchmarks
 	$(VENV)/bin/mypy workbench
+	$(VENV)/bin/lint-imports
 
 app: install
 	$(VENV)/bin/streamlit run apps/Home.py --server.address 127.0.0.1 --server.port $(PORT_APP) --server.headless true --browser.gatherUsageStats false
