@@ -11,7 +11,7 @@ import numpy.typing as npt
 import pandas as pd
 import pytest
 
-from workbench.scoring import MetricInfo
+from workbench.records import MetricInfo
 
 METRICS: tuple[MetricInfo, ...] = (
     MetricInfo("quality", higher_is_better=True, kind="continuous"),

@@ -17,7 +17,7 @@ from workbench.analysis import (
     wilson_interval,
 )
 from workbench.errors import NotFoundError, WorkbenchError
-from workbench.scoring import MetricInfo
+from workbench.records import MetricInfo
 
 from .conftest import METRICS, tiny_frame
 

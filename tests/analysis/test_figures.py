@@ -23,7 +23,7 @@ from .conftest import METRICS, build_samples
 
 @pytest.fixture(scope="module")
 def frame() -> pd.DataFrame:
-    samples = build_samples(n_samples=20, effects={"retriever=bm25": 0.2})
+    samples = build_samples(n_samples=30, effects={"retriever=bm25": 0.2})
     samples.loc[0, "answer"] = "<script>alert('x')</script> & <b>bold</b>\nline two " + "y" * 500
     return samples
 

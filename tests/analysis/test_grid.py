@@ -8,7 +8,7 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 
 from workbench.analysis import GRID_COLUMNS, compare_grid, holm
-from workbench.scoring import MetricInfo
+from workbench.records import MetricInfo
 
 from .conftest import METRICS, tiny_frame
 

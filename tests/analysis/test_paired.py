@@ -19,7 +19,7 @@ from workbench.analysis import (
     samples_needed,
 )
 from workbench.errors import NotFoundError
-from workbench.scoring import MetricInfo
+from workbench.records import MetricInfo
 
 from .conftest import METRICS, tiny_frame
 

@@ -11,14 +11,25 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from workbench.analysis._agreement import fleiss_kappa, krippendorff_alpha, metric_human_agreement
+from workbench.analysis._bounds import (
+    MIN_N_SKEWED_BOUND,
+    Bound,
+    mean_bound,
+    quantile_bound,
+    quantile_samples_needed,
+    rate_bound,
+)
 from workbench.analysis._effects import EFFECT_COLUMNS, factor_effects, factor_importance
 from workbench.analysis._errors import AnalysisError, InsufficientDataError
 from workbench.analysis._frame import DEFAULT_FACTORS, PASS_METRIC, PASS_RATE
 from workbench.analysis._grid import GRID_COLUMNS, compare_grid, holm
 from workbench.analysis._intervals import (
     DEFAULT_RESAMPLES,
+    MIN_N,
+    MIN_N_SKEWED,
     Interval,
     mean_ci,
+    mean_method,
     paired_diff_ci,
     wilson_bounds,
     wilson_interval,
@@ -44,10 +55,14 @@ __all__ = [
     "EFFECT_COLUMNS",
     "GRID_COLUMNS",
     "LOWER_IS_BETTER",
+    "MIN_N",
+    "MIN_N_SKEWED",
+    "MIN_N_SKEWED_BOUND",
     "PASS_METRIC",
     "PASS_RATE",
     "WINNERS",
     "AnalysisError",
+    "Bound",
     "InsufficientDataError",
     "Interval",
     "bradley_terry",
@@ -62,13 +77,18 @@ __all__ = [
     "leaderboard",
     "mcnemar_min_detectable_difference",
     "mcnemar_samples_needed",
+    "mean_bound",
     "mean_ci",
+    "mean_method",
     "metric_human_agreement",
     "min_detectable_difference",
     "paired_diff_ci",
     "pareto_front",
     "position_bias",
+    "quantile_bound",
+    "quantile_samples_needed",
     "rank_biserial",
+    "rate_bound",
     "samples_needed",
     "samples_to_certify",
     "wilson_bounds",

@@ -22,7 +22,7 @@ from workbench.analysis._frame import (
     resolve_metrics,
     resolve_variant,
 )
-from workbench.scoring import MetricInfo
+from workbench.records import MetricInfo
 
 __all__ = ["fleiss_kappa", "krippendorff_alpha", "metric_human_agreement"]
 

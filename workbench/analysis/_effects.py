@@ -27,7 +27,7 @@ from workbench.analysis._frame import (
     require_columns,
     resolve_metrics,
 )
-from workbench.scoring import MetricInfo
+from workbench.records import MetricInfo
 
 __all__ = ["EFFECT_COLUMNS", "factor_effects", "factor_importance"]
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from workbench.analysis._errors import AnalysisError
 from workbench.errors import NotFoundError, did_you_mean
-from workbench.scoring import MetricInfo
+from workbench.records import MetricInfo
 
 PASS_RATE = "pass_rate"
 PASS_COLUMN = "passed"

@@ -16,7 +16,7 @@ from workbench.analysis._frame import check_confidence, resolve_variant, variant
 from workbench.analysis._intervals import DEFAULT_RESAMPLES
 from workbench.analysis._paired import COMPARISON_COLUMNS, compare_pair
 from workbench.analysis._power import power_columns
-from workbench.scoring import MetricInfo
+from workbench.records import MetricInfo
 
 __all__ = ["GRID_COLUMNS", "compare_grid", "holm"]
 

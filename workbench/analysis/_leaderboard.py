@@ -19,9 +19,14 @@ from workbench.analysis._frame import (
     resolve_metrics,
     variant_order,
 )
-from workbench.analysis._intervals import DEFAULT_RESAMPLES, mean_ci, wilson_interval
+from workbench.analysis._intervals import (
+    DEFAULT_RESAMPLES,
+    WILSON,
+    mean_ci,
+    wilson_interval,
+)
 from workbench.errors import NotFoundError, did_you_mean
-from workbench.scoring import MetricInfo
+from workbench.records import MetricInfo
 
 __all__ = ["LOWER_IS_BETTER", "leaderboard", "pareto_front"]
 
@@ -78,6 +83,7 @@ def _variant_row(
     confidence: float,
     seed: int,
     n_resamples: int,
+    min_n: int | None,
 ) -> dict[str, object]:
     n = len(group)
     errors = int(_is_error(group["error"]).sum())
@@ -93,15 +99,17 @@ def _variant_row(
     n_passed = int(passed.sum())
     lo, hi = wilson_interval(n_passed, n, confidence)
     row.update(n_passed=n_passed, pass_rate=n_passed / n, pass_rate_lo=lo, pass_rate_hi=hi)
+    methods = [f"{PASS_RATE}: {WILSON}"]
     for info in infos[1:]:
         values = metric_values(group, info)
         scored = values[~np.isnan(values)]
         if info.kind == "binary" and scored.size:
             m_lo, m_hi = wilson_interval(int(scored.sum()), int(scored.size), confidence)
-            estimate = float(scored.mean())
+            estimate, method = float(scored.mean()), WILSON
         else:
-            ci = mean_ci(scored, confidence, seed=seed, n_resamples=n_resamples)
-            estimate, m_lo, m_hi = ci.estimate, ci.lo, ci.hi
+            ci = mean_ci(scored, confidence, seed=seed, n_resamples=n_resamples, min_n=min_n)
+            estimate, m_lo, m_hi, method = ci.estimate, ci.lo, ci.hi, ci.method
+        methods.append(f"{info.name}: {method}")
         row.update(
             {
                 info.name: estimate,
@@ -110,6 +118,7 @@ def _variant_row(
                 f"{info.name}_unscored": _unscored_fraction(group, info.name, scored.size, n),
             }
         )
+    row["ci_methods"] = "; ".join(methods)
     if "high_findings" in group.columns:
         row["high_findings"] = int(
             pd.to_numeric(group["high_findings"], errors="coerce").fillna(0).sum()
@@ -157,15 +166,18 @@ def leaderboard(
     confidence: float = 0.95,
     seed: int = 0,
     n_resamples: int = DEFAULT_RESAMPLES,
+    min_n: int | None = None,
 ) -> pd.DataFrame:
     """Return one row per variant, best first by ``sort_by`` in that column's direction.
 
     Columns, in order: ``variant_id``, ``variant``, one per factor, ``n``, ``n_errors``,
     ``error_rate``, ``n_passed``, ``pass_rate``, ``pass_rate_lo``, ``pass_rate_hi`` (Wilson),
     then per metric ``<m>``, ``<m>_lo``, ``<m>_hi`` (mean of scored samples; Wilson for
-    binary metrics, seeded bootstrap BCa for continuous ones) and ``<m>_unscored``
-    (share of the variant's samples that are NaN), then ``cost_total`` (sum of known
-    costs; NaN when none is known), ``cost_per_success`` (``cost_total / n_passed``, inf
+    binary metrics, :func:`~workbench.analysis.mean_ci` otherwise: t, or a seeded
+    studentized bootstrap for skewed values, NaN below ``min_n`` scored values) and
+    ``<m>_unscored`` (share of the variant's samples that are NaN), ``ci_methods``
+    (``"metric: method; ..."``: the interval method behind each ``_lo`` / ``_hi``, or why
+    it is NaN), then ``cost_total`` (sum of known costs; NaN when none is known), ``cost_per_success`` (``cost_total / n_passed``, inf
     when nothing passed), ``latency_p50``, ``latency_p95`` (seconds), ``tokens_in`` and
     ``tokens_out`` (totals). An error is a row whose ``error`` is a non-empty string.
 
@@ -189,6 +201,7 @@ def leaderboard(
             confidence=confidence,
             seed=seed,
             n_resamples=n_resamples,
+            min_n=min_n,
         )
         for vid in order
     ]

@@ -1,6 +1,8 @@
 """Paired comparison of two variants on the samples both have answered.
 
-Per metric: means, the mean paired difference ``b - a`` with a paired bootstrap CI, a
+Per metric: means, the mean paired difference ``b - a`` with its CI (Tango's score
+interval for 0/1 metrics, t on the differences otherwise, NaN below ``MIN_N`` pairs; the
+``ci_method`` column says which, see docs/statistics.md), a
 paired test suited to the metric's kind, an effect size, direction-aware win / tie /
 loss counts and, for rows that are not significant, how many pairs would be needed.
 
@@ -36,7 +38,7 @@ from workbench.analysis._frame import (
 )
 from workbench.analysis._intervals import DEFAULT_RESAMPLES, paired_diff_ci
 from workbench.analysis._power import power_columns
-from workbench.scoring import MetricInfo
+from workbench.records import MetricInfo
 
 __all__ = ["COMPARISON_COLUMNS", "compare_pair", "rank_biserial"]
 
@@ -120,6 +122,7 @@ def _compare_metric(
     confidence: float,
     seed: int,
     n_resamples: int,
+    min_n: int | None,
 ) -> dict[str, Any]:
     """Return the comparison fields of one metric (not the variant ids)."""
     keep = ~(np.isnan(a) | np.isnan(b))
@@ -142,7 +145,14 @@ def _compare_metric(
         "b_only": math.nan,
         "note": "",
     }
-    ci = paired_diff_ci(a, b, confidence, seed=seed, n_resamples=n_resamples)
+    ci = paired_diff_ci(
+        a,
+        b,
+        confidence,
+        seed=seed,
+        n_resamples=n_resamples,
+        min_n=min_n,
+    )
     sd = float(np.std(d, ddof=1)) if n >= 2 else math.nan
     row.update(diff=ci.estimate, diff_lo=ci.lo, diff_hi=ci.hi, ci_method=ci.method, sd_diff=sd)
     if n < 2:
@@ -205,13 +215,15 @@ def compare_pair(
     seed: int = 0,
     n_resamples: int = DEFAULT_RESAMPLES,
     power: float = 0.8,
+    min_n: int | None = None,
 ) -> pd.DataFrame:
     """Return one row per metric (``pass_rate`` first) comparing variant ``b`` against ``a``.
 
     ``a`` and ``b`` are variant ids (or unique ``variant`` labels). Pairs are the
     sample_ids both variants have; per metric, pairs with a NaN on either side are
-    dropped (``n_dropped``). ``diff`` is ``mean(b - a)`` with a paired bootstrap CI
-    (``diff_lo``/``diff_hi``); ``wins``/``ties``/``losses`` count samples from b's side in
+    dropped (``n_dropped``). ``diff`` is ``mean(b - a)`` with a paired CI
+    (``diff_lo``/``diff_hi``, method in ``ci_method``; NaN with the reason below
+    ``min_n`` pairs); ``wins``/``ties``/``losses`` count samples from b's side in
     the metric's direction; ``better`` is the better variant's id by the sign of ``diff``
     and the direction (None on a tie). For rows with ``p_value >= 1 - confidence``,
     ``mde`` (smallest detectable difference with ``n_pairs``) and ``n_needed`` (total
@@ -246,6 +258,7 @@ def compare_pair(
             confidence=confidence,
             seed=seed,
             n_resamples=n_resamples,
+            min_n=min_n,
         )
         row.update(a=a_id, b=b_id, a_label=_label(samples, a_id), b_label=_label(samples, b_id))
         row["better"] = _better(row, a_id, b_id)
