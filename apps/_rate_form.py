@@ -9,7 +9,7 @@ import streamlit as st
 
 from workbench.errors import WorkbenchError
 from workbench.ratings import Presentation, Rating, RatingRound, new_rating_id
-from workbench.tracking.ratings import submit_rating
+from workbench.tracking.feedback import submit_rating
 
 if TYPE_CHECKING:
     import pandas as pd

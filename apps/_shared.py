@@ -1,7 +1,7 @@
 """What every page shares: who is signed in, the store, cached loads, and safe text.
 
 Pages call workbench's public functions only (``workbench.tracking.read``,
-``workbench.tracking.ratings``, ``workbench.analysis``, ``workbench.gates``), never a
+``workbench.tracking.feedback``, ``workbench.analysis``, ``workbench.gates``), never a
 model or mlflow. Text from runs (questions, answers, retrieved passages, comments) is
 untrusted: it is shown with ``st.text`` (no Markdown, no HTML) or, for diffs, escaped
 before it becomes HTML. Never pass it to ``st.markdown``, a label or a caption.
@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from workbench import _paths, users
+from workbench import users
+from workbench.tracking import resolve_uri
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,7 +45,7 @@ JUDGE_NOTE = (
 
 def tracking_uri() -> str:
     """The same store as the CLI: ``$MLFLOW_TRACKING_URI`` or the project's ``mlruns/``."""
-    return _paths.default_tracking_uri()
+    return resolve_uri()
 
 
 def _app_settings() -> dict[str, Any]:

@@ -66,7 +66,7 @@ def spec(base_url: str, workers: int, executor: str = "thread") -> dict[str, Any
 
 
 def one(base_url: str, project: Any, workers: int, executor: str = "thread") -> dict[str, float]:
-    from workbench.runner import run
+    from workbench.pipeline import run
 
     timer = PhaseTimer()
     C.fresh_cache(project.parent / f"cache-{workers}-{time.time_ns()}")

@@ -47,7 +47,7 @@ def point_spec(base_url: str, samples: int, variants: int, workers: int) -> dict
 
 def child(args: argparse.Namespace) -> None:
     """One point, in this (fresh) process; prints a JSON line."""
-    from workbench.runner import run
+    from workbench.pipeline import run
 
     with C.workspace() as ws:
         project = C.synth_project(ws / "project", args.samples)

@@ -108,8 +108,8 @@ def one_run(
     and broken down."""
     import workbench.testing as wt
     import workbench.tracking as tracking
-    from workbench.runner import run
-    from workbench.tracking import _log, _traces
+    from workbench.pipeline import run
+    from workbench.tracking import _log_run, _traces
 
     wt.script("echo", echo)
     timers = Timers()
@@ -117,11 +117,11 @@ def one_run(
         "log_run (total)": (tracking, "log_run"),
         "traces": (_traces, "_write_chunk"),
         "resume check (search_traces)": (_traces, "scan_run"),
-        "per-sample tables": (_log, "write_table"),
-        "variant params + dataset input": (_log, "_log_variant_params"),
-        "variant metrics": (_log, "_log_metrics"),
-        "prompt registry": (_log, "register_prompt"),
-        "parent run": (_log, "_log_parent"),
+        "per-sample tables": (_log_run, "write_table"),
+        "variant params + dataset input": (_log_run, "log_variant_params"),
+        "variant metrics": (_log_run, "log_metrics"),
+        "prompt registry": (_log_run, "register_prompt"),
+        "parent run": (_log_run, "_log_parent"),
     }
     with C.workspace() as ws:
         if uri:
@@ -218,7 +218,7 @@ def app_first_render(n_samples: int, n_variants: int, repeats: int) -> dict[str,
     from streamlit.testing.v1 import AppTest
 
     import workbench.testing as wt
-    from workbench.runner import run
+    from workbench.pipeline import run
     from workbench.users import User
 
     wt.script("echo", echo)

@@ -53,8 +53,8 @@ def raw_calls(the_plan: Any) -> tuple[float, int]:
 
     from workbench.models import messages_to_prompt
     from workbench.models._llama_cpp import threads
-    from workbench.runner._execute import render, retrieval_key, retrieve_all
-    from workbench.runner._progress import NullProgress
+    from workbench.records import NullProgress
+    from workbench.runner import render, retrieval_key, retrieve_all
 
     retrievals = retrieve_all(the_plan, NullProgress())
     loaded: dict[str, Any] = {}
@@ -104,7 +104,7 @@ def raw_calls(the_plan: Any) -> tuple[float, int]:
 def wb_run(samples: int, retrievers: str, *, score: bool) -> dict[str, Any]:
     """One cold workbench run (fresh call cache; a fresh store when logging)."""
     import workbench.tracking as tracking
-    from workbench.runner import run
+    from workbench.pipeline import run
 
     timer, timers = PhaseTimer(), Timers()
     with C.workspace():
@@ -142,7 +142,7 @@ def wb_run(samples: int, retrievers: str, *, score: bool) -> dict[str, Any]:
 def child(args: argparse.Namespace) -> None:
     """One measurement in this fresh process; prints a JSON line."""
     if args.child == "raw":
-        from workbench.runner import prepare
+        from workbench.pipeline import prepare
 
         with C.workspace():
             the_plan = prepare(
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         return child(args)
     info = C.machine()
-    from workbench.runner import prepare
+    from workbench.pipeline import prepare
 
     the_plan = prepare(
         str(QUICKSTART), overrides=overrides(args.samples, args.retrievers, score=False)

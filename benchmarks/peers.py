@@ -105,9 +105,9 @@ def spec(base_url: str, samples: int) -> dict[str, Any]:
 
 def prepare_inputs(base_url: str, samples: int, folder: Path) -> list[dict[str, Any]]:
     """The grid's rendered requests (by the workbench's renderer), for the two peers."""
-    from workbench.runner import prepare
-    from workbench.runner._execute import render, retrieval_key, retrieve_all
-    from workbench.runner._progress import NullProgress
+    from workbench.pipeline import prepare
+    from workbench.records import NullProgress
+    from workbench.runner import render, retrieval_key, retrieve_all
 
     the_plan = prepare(spec(base_url, samples), base_dir=C.EXPERIMENTS)
     retrievals = retrieve_all(the_plan, NullProgress())

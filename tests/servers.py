@@ -1,5 +1,8 @@
-"""Real local servers the tests start on 127.0.0.1: a llama.cpp OpenAI-compatible server
-and an MLflow tracking server that can be killed and restarted on the same port."""
+"""Real local servers the tests start on 127.0.0.1.
+
+:func:`server_process` is the one way a test starts a subprocess server and stops it
+(terminate, wait, kill); on it: a llama.cpp OpenAI-compatible server, and an MLflow
+tracking server that can be killed (a crash) and restarted on the same port."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -32,6 +35,92 @@ def smollm2_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
+def _tail(log: Path, limit: int = 3000) -> str:
+    try:
+        return log.read_text(errors="replace")[-limit:]
+    except OSError:
+        return "(no log)"
+
+
+def wait_until_ready(
+    proc: subprocess.Popen[bytes],
+    health_url: str,
+    *,
+    log: Path,
+    name: str,
+    timeout: float = 60,
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    """Poll ``health_url`` until it answers 200; raise with the log's tail when the process
+    exits first or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with code {proc.returncode}:\n{_tail(log)}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(health_url, headers=dict(headers or {}), timeout=2).status_code == 200:
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"{name} did not answer {health_url} in {timeout:g} s:\n{_tail(log)}"
+            )
+        time.sleep(0.2)
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """SIGTERM, wait up to ``timeout`` seconds, then SIGKILL (and reap the process)."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+@contextmanager
+def server_process(
+    cmd: Sequence[str],
+    health_url: str,
+    *,
+    name: str,
+    log: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    headers: Mapping[str, str] | None = None,
+    start_timeout: float = 60,
+    stop_timeout: float = 10,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start ``cmd``, wait until ``health_url`` answers 200, yield the process; on exit,
+    however the body ends, stop it (:func:`stop_process`).
+
+    Output goes to ``log`` (a file, never a pipe: a full pipe would block a chatty server),
+    or to a temporary file removed afterwards. Failing to start raises with the log's tail.
+    """
+    owned = log is None
+    if log is None:
+        handle, name_of_log = tempfile.mkstemp(prefix=f"{name.replace(' ', '-')}-", suffix=".log")
+        os.close(handle)
+        log = Path(name_of_log)
+    with log.open("wb") as out:  # closed here: the child keeps its own descriptor
+        proc = subprocess.Popen(
+            list(cmd),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=None if env is None else dict(env),
+            cwd=cwd,
+        )
+    try:
+        wait_until_ready(
+            proc, health_url, log=log, name=name, timeout=start_timeout, headers=headers
+        )
+        yield proc
+    finally:
+        stop_process(proc, stop_timeout)
+        if owned:
+            log.unlink(missing_ok=True)
+
+
 @contextmanager
 def llama_server(
     model: Path | None = None, *, api_key: str | None = None, n_ctx: int = 4096
@@ -47,32 +136,10 @@ def llama_server(
     ]  # fmt: skip
     if api_key:
         cmd += ["--api_key", api_key]
-    # The server logs a lot to stderr: a file, not a pipe (a full pipe would block it).
-    log = tempfile.NamedTemporaryFile("w+", prefix="llama-server-", suffix=".log", delete=False)
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited: {Path(log.name).read_text()[-2000:]}")
-            try:
-                headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-                if httpx.get(f"{base}/v1/models", headers=headers, timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("llama_cpp.server did not start in 60 s")
-        yield f"{base}/v1"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        Path(log.name).unlink(missing_ok=True)
+    base = f"http://127.0.0.1:{port}/v1"
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
+    with server_process(cmd, f"{base}/models", name="llama_cpp.server", headers=headers):
+        yield base
 
 
 class MlflowServer:
@@ -113,16 +180,13 @@ class MlflowServer:
                 start_new_session=True,
                 env={**os.environ, "MLFLOW_TRACKING_URI": ""},
             )
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            assert self.proc.poll() is None, log_path.read_text()
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return time.perf_counter() - t0
-            time.sleep(0.2)
-        raise RuntimeError("mlflow server did not start")
+        wait_until_ready(
+            self.proc, f"{self.url}/health", log=log_path, name="mlflow server", timeout=120
+        )
+        return time.perf_counter() - t0
 
     def kill(self) -> None:
+        """SIGKILL the server's process group: a crash, not a shutdown (what the tests need)."""
         if self.proc is not None and self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)

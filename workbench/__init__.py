@@ -16,6 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from workbench._env import apply_defaults
+from workbench._version import __version__
 from workbench.errors import (
     ConfigError,
     DatasetError,
@@ -30,22 +31,21 @@ from workbench.errors import (
 
 apply_defaults()
 
-__version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
-    "run": "workbench.runner:run",
-    "prepare": "workbench.runner:prepare",
+    "run": "workbench.pipeline:run",
+    "prepare": "workbench.pipeline:prepare",
     "estimate": "workbench.runner:estimate",
-    "RunResult": "workbench.runner:RunResult",
-    "RunFailed": "workbench.runner:RunFailed",
+    "RunResult": "workbench.records:RunResult",
+    "RunFailed": "workbench.pipeline:RunFailed",
     "load_spec": "workbench.spec:load_spec",
     "ExperimentSpec": "workbench.spec:ExperimentSpec",
     "GatePolicy": "workbench.spec:GatePolicy",
-    "gate": "workbench.gates.api:gate",
+    "gate": "workbench.pipeline:gate",
     "load_experiment": "workbench.tracking.read:load_experiment",
     "compare": "workbench.analysis:compare_grid",
     "leaderboard": "workbench.analysis:leaderboard",
-    "load_champion": "workbench.promotion:load_champion",
+    "load_champion": "workbench.serving:load_champion",
 }
 
 __all__ = [
@@ -92,5 +92,9 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from workbench.analysis import compare_grid as compare
     from workbench.analysis import leaderboard
-    from workbench.runner import RunFailed, RunResult, estimate, prepare, run
+    from workbench.pipeline import RunFailed, gate, prepare, run
+    from workbench.records import RunResult
+    from workbench.runner import estimate
+    from workbench.serving import load_champion
     from workbench.spec import ExperimentSpec, GatePolicy, load_spec
+    from workbench.tracking.read import load_experiment

@@ -14,8 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from workbench.models import Generation, Message, Usage, register
+from workbench.records import MetricInfo, Score
 from workbench.retrievers import Passage
-from workbench.scoring import MetricInfo, Score
+from workbench.scoring import ScoreItem
 from workbench.spec import GenerationParams, ModelSpec
 
 Script = Callable[[Sequence[Message]], str]
@@ -110,6 +111,6 @@ class FixedScorer:
         self.metrics = (MetricInfo(name, higher_is_better),)
         self._value = value
 
-    def __call__(self, item: Any) -> list[Score]:
+    def __call__(self, item: ScoreItem) -> list[Score]:
         value = self._value(item.answer) if callable(self._value) else self._value
         return [Score(self.metrics[0].name, float(value))]

@@ -22,7 +22,7 @@ st.link_button("Open this run in MLflow", sh.run_url(loaded.experiment_id, loade
 @st.cache_data(max_entries=32, show_spinner=False)
 def gate_table(run_id: str, uri: str) -> pd.DataFrame | str:
     """One row per variant: the verdict under the run's own gate policy (or why there is none)."""
-    from workbench.gates.api import gate
+    from workbench.pipeline import gate
 
     try:
         report = gate(run_id, tracking_uri=uri, record=False)

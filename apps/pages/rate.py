@@ -23,7 +23,7 @@ from workbench.ratings import (
     queue_for,
     round_items,
 )
-from workbench.tracking.ratings import list_rounds, load_ratings, save_round
+from workbench.tracking.feedback import list_rounds, load_ratings, save_round
 
 user = sh.page_header("Rate answers")
 uri = sh.tracking_uri()

@@ -8,7 +8,7 @@ import streamlit as st
 
 from workbench.analysis import figures
 from workbench.ratings import summarize
-from workbench.tracking.ratings import list_rounds, load_ratings
+from workbench.tracking.feedback import list_rounds, load_ratings
 
 sh.page_header("Human ratings")
 uri = sh.tracking_uri()

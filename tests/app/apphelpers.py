@@ -173,7 +173,7 @@ def scripted_store(root: Path) -> Store:
     """2 prompts x 2 scripted models x 2 retrievers x 6 samples, with injected HTML/JS."""
     if "scripted" in _BUILT:
         return _BUILT["scripted"]
-    from workbench.runner import run
+    from workbench.pipeline import run
 
     root.mkdir(parents=True, exist_ok=True)
     data = root / "experiment"
@@ -226,7 +226,7 @@ def real_store(root: Path) -> Store:
     """2 prompts x SmolLM2-135M (llama.cpp) x 2 retrievers x 4 golden samples (slow)."""
     if "real" in _BUILT:
         return _BUILT["real"]
-    from workbench.runner import run
+    from workbench.pipeline import run
 
     root.mkdir(parents=True, exist_ok=True)
     data = root / "experiments"
@@ -360,7 +360,7 @@ def big_store(root: Path, n_variants: int = 20, n_samples: int = 1000) -> Store:
             )
         )
     from workbench.analysis import leaderboard
-    from workbench.scoring import MetricInfo
+    from workbench.records import MetricInfo
 
     board = leaderboard(
         pd.concat(frames, ignore_index=True), [MetricInfo("score")], n_resamples=200

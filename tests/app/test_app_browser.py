@@ -5,19 +5,17 @@ and retrieved passages is shown as text and never runs."""
 from __future__ import annotations
 
 import contextlib
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.app.apphelpers import EVIL, HOME, Store, env_for_app
+from tests.conftest import require
+from tests.servers import free_port, server_process
 from workbench.ratings import RatingRound, eligible_samples
-from workbench.tracking import ratings as stored
+from workbench.tracking import feedback as stored
 from workbench.tracking.read import load_experiment
 
 pytestmark = pytest.mark.browser
@@ -35,45 +33,27 @@ ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def _streamlit(env: dict[str, str], log: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable, "-m", "streamlit", "run", str(HOME),
         "--server.headless", "true", "--server.address", "127.0.0.1",
         "--server.port", str(port), "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            command, cwd=HOME.parents[1], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    if httpx.get(f"{url}/_stcore/health", timeout=2).text.strip() == "ok":
-                        break
-                except httpx.HTTPError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"streamlit did not start:\n{log.read_text()[-3000:]}")
-                time.sleep(0.3)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    url = f"http://127.0.0.1:{port}"
+    with server_process(
+        command,
+        f"{url}/_stcore/health",
+        name="streamlit",
+        log=log,
+        env=env,
+        cwd=HOME.parents[1],
+        start_timeout=90,
+        stop_timeout=15,
+    ):
+        yield url
 
 
 def _settle(page) -> None:
@@ -109,8 +89,7 @@ def _no_injection(page, dialogs: list[str]) -> None:
 def test_rate_one_item_in_a_real_browser(store: Store, users: Path, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed (make system-deps)")
+    require(CHROMIUM.exists(), "Chromium is not installed (make system-deps)")
     loaded = load_experiment(store.run_id)
     evil = [v for v, label in store.labels.items() if "evil" in label][:2]
     rnd = stored.save_round(

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app.apphelpers import EVIL, HOME, Store, all_text, sign_in
 from workbench.ratings import RatingRound, eligible_samples
-from workbench.tracking import ratings as stored
+from workbench.tracking import feedback as stored
 from workbench.tracking.read import load_experiment
 
 

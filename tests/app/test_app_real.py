@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app.apphelpers import HOME, Store, all_text, clone_store, sign_in
 from workbench.ratings import Rating, presentation, round_items
-from workbench.tracking import ratings as stored
+from workbench.tracking import feedback as stored
 from workbench.tracking.read import load_experiment
 
 pytestmark = pytest.mark.slow

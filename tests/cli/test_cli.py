@@ -11,7 +11,7 @@ import pytest
 
 import workbench.testing as wt
 from tests.conftest import write_spec
-from workbench.runner import run
+from workbench.pipeline import run
 
 SPEC = """\
 name: cli
@@ -150,7 +150,7 @@ def test_compare_prints_tables_and_writes_html(acme_dir: Path, tmp_path: Path) -
 
 FAST_EXIT = """
 import atexit, sys
-from workbench import cli
+from workbench.cli import _app as cli  # entry() calls the main() of its own module
 
 class Teardown:
     def __del__(self):

@@ -9,7 +9,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.conftest import write_spec
-from workbench.runner import run
+from workbench.pipeline import run
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from mlflow import MlflowClient
 
 from tests.conftest import write_spec
 from tests.servers import llama_server
-from workbench.runner import run
+from workbench.pipeline import run
 
 pytestmark = pytest.mark.slow
 KEY = "sk-test-5f1c9a2b7d"

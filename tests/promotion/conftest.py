@@ -15,7 +15,7 @@ import pytest
 import workbench.testing as wt
 from tests.conftest import write_spec
 from workbench.models import Message
-from workbench.scoring import MetricInfo, Score
+from workbench.records import MetricInfo, Score
 from workbench.scoring._registry import scorer
 from workbench.users import User, set_user
 
@@ -96,7 +96,7 @@ def roles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def grid(acme_dir: Path, roles: Path):
     """``grid(models, prompts=..., retrievers=..., sample=12)`` runs a scripted grid."""
-    from workbench.runner import run
+    from workbench.pipeline import run
 
     def make(
         models: Sequence[str],

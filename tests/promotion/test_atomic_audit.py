@@ -193,7 +193,7 @@ def test_a_decision_running_in_another_process_is_not_mistaken_for_a_crash(
     import sys
     import time
 
-    from workbench.promotion._service import INTENT_TAG
+    from workbench.promotion._intent import INTENT_TAG
 
     client = _client(tmp_path)
     before = _aliases(client)

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
+import workbench as wb
 from tests.conftest import EXPERIMENTS, write_spec
 from tests.promotion.conftest import LEAD, SCIENTIST
 from workbench import promotion
-from workbench.runner import run
+from workbench.pipeline import run
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +55,7 @@ def _aliases(client: MlflowClient) -> tuple[str, str]:
 
 
 def _assert_answers_as_logged(result, variant_id: str) -> None:
-    pipeline = promotion.load_champion("e2e")
+    pipeline = wb.load_champion("e2e")
     assert pipeline.variant.variant_id == variant_id
     rows = result.samples[result.samples["variant_id"] == variant_id]
     assert len(rows) == 10

@@ -188,7 +188,7 @@ def test_audit_page_shows_the_log(two_candidates) -> None:
 
 def test_queue_page_shows_pm_ratings_when_there_are_some(two_candidates) -> None:
     from workbench.ratings import Rating, RatingRound, round_items
-    from workbench.tracking.ratings import save_round, submit_rating
+    from workbench.tracking.feedback import save_round, submit_rating
 
     run = two_candidates
     ids = run.variants.set_index("variant")["variant_id"]

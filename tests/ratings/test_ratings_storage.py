@@ -13,7 +13,7 @@ from mlflow import MlflowClient
 from tests.app.apphelpers import Store
 from workbench.errors import NotFoundError, TrackingError
 from workbench.ratings import Answer, Rating, RatingError, RatingItem, RatingRound, round_items
-from workbench.tracking import ratings as stored
+from workbench.tracking import feedback as stored
 from workbench.tracking.read import load_experiment
 
 HUMAN_NAMES = set(stored.FEEDBACK_NAMES.values())

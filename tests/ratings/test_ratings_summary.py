@@ -13,7 +13,7 @@ from scipy import stats
 from statsmodels.stats import inter_rater
 
 from workbench.ratings import agreement_table, pairwise_frame, summarize
-from workbench.scoring import MetricInfo
+from workbench.records import MetricInfo
 
 OUTCOME = {
     "left": ("win", "loss"),

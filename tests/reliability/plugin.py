@@ -26,10 +26,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from workbench.models import Generation, Message, Usage, register
+from workbench.models import Generation, Message, Usage, call_key, register
 from workbench.models._llama_cpp import LlamaCppModel
-from workbench.runner._cache import call_key
-from workbench.scoring import MetricInfo, Score
+from workbench.records import MetricInfo, Score
 from workbench.scoring._registry import ScoreItem, ScoringContext, scorer
 from workbench.spec import GenerationParams
 from workbench.testing import ScriptedModel

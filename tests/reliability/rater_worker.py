@@ -2,7 +2,7 @@
 
     python -m tests.reliability.rater_worker ITEMS.json RATER OUT.json [--retry-every N]
 
-Rates its items (given in order) through ``workbench.tracking.ratings.submit_rating``
+Rates its items (given in order) through ``workbench.tracking.feedback.submit_rating``
 against ``$MLFLOW_TRACKING_URI``, resubmitting every N-th rating once (a retry), and
 writes what it submitted to OUT.json. Rating ids are ``<rater>-<k>``, so a twin process
 started with the same arguments submits the very same ratings at the same time.
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from workbench.ratings import Answer, Rating, RatingItem
-from workbench.tracking.ratings import submit_rating
+from workbench.tracking.feedback import submit_rating
 
 CHOICES = ("left", "right", "tie", "both_bad")
 

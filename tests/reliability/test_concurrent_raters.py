@@ -44,9 +44,9 @@ scorers: [safety, rouge_l]
 def test_ten_rater_processes_store_every_rating_exactly_once(
     acme_dir: Path, tmp_path: Path, figure: Callable[..., None]
 ) -> None:
+    from workbench.pipeline import run
     from workbench.ratings import RatingRound, round_items
-    from workbench.runner import run
-    from workbench.tracking.ratings import load_ratings
+    from workbench.tracking.feedback import load_ratings
     from workbench.tracking.read import load_experiment
 
     for i in range(VARIANTS):

@@ -20,7 +20,7 @@ from mlflow import MlflowClient
 from tests.conftest import write_spec
 from tests.reliability.fault_server import FAULTS, FaultConfig, FaultServer, fault_server
 from workbench.models import RetryPolicy
-from workbench.runner import run
+from workbench.pipeline import run
 
 pytestmark = pytest.mark.reliability
 

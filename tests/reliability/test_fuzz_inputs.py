@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 import workbench.testing as wt
 from tests.reliability import harness as h
 from workbench.errors import WorkbenchError
-from workbench.runner import prepare, run
+from workbench.pipeline import prepare, run
 
 pytestmark = pytest.mark.reliability
 

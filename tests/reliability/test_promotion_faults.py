@@ -47,7 +47,7 @@ def challenger(acme_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Champion v1 (qa_terse, base); v2 (qa_grounded, better) pending: approving v2 moves
     the model alias and two prompt aliases."""
     import workbench.testing as wt
-    from workbench.runner import run
+    from workbench.pipeline import run
 
     roles = tmp_path / "workbench.toml"
     roles.write_text("[tracking]\n", encoding="utf-8")

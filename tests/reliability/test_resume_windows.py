@@ -21,7 +21,7 @@ import workbench.testing as wt
 from tests.conftest import write_spec
 from tests.reliability import harness as h
 from workbench.errors import TrackingError
-from workbench.runner import run
+from workbench.pipeline import run
 
 pytestmark = pytest.mark.reliability
 
@@ -111,7 +111,7 @@ def test_logging_cut_after_any_write_resumes_exactly_once(
     if public_api:  # the trace writer falls back to the store's public calls
         from workbench.tracking import _bulk
 
-        monkeypatch.setattr(_bulk, "supported", lambda store: False)
+        monkeypatch.setattr(_bulk, "verified", lambda store: False)
     monkeypatch.setattr(owner, method, dies_after)
     spec = write_spec(acme_dir, SPEC)
     with pytest.raises(TrackingError):

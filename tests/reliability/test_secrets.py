@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.conftest import write_spec
 from tests.reliability import harness as h
 from tests.reliability.fault_server import FaultConfig, fault_server
-from tests.servers import free_port, smollm2_path
+from tests.servers import free_port, server_process, smollm2_path
 
 pytestmark = pytest.mark.reliability
 
@@ -216,19 +213,15 @@ def test_key_against_a_real_llama_server(
         "--model_alias", "remote-model", "--host", "127.0.0.1", "--port", str(port),
         "--n_ctx", "2048", "--api_key", key, "--verbose", "true",
     ]  # fmt: skip
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        base = f"http://127.0.0.1:{port}/v1"
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            assert proc.poll() is None, log_path.read_text()[-2000:]
-            try:
-                headers = {"Authorization": f"Bearer {key}"}
-                if httpx.get(f"{base}/models", headers=headers, timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
+    base = f"http://127.0.0.1:{port}/v1"
+    with server_process(
+        cmd,
+        f"{base}/models",
+        name="llama_cpp.server",
+        log=log_path,
+        headers={"Authorization": f"Bearer {key}"},
+        start_timeout=90,
+    ):
         env = h.subprocess_env(tmp_path, WB_SECRET_KEY=key)
         text = (
             spec_text(base)
@@ -242,12 +235,6 @@ def test_key_against_a_real_llama_server(
         wrong = new_key()
         env_wrong = {**env, "WB_SECRET_KEY": wrong}
         code2, out2, err2 = h.run_cli(["run", str(spec)], env_wrong, tmp_path, "real-wrong")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
     assert code == 0, err[-3000:]
     assert code2 == 2 and "refused the key" in err2
     server_log = log_path.read_text(errors="replace")

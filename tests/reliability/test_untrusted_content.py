@@ -37,7 +37,7 @@ def _answer(messages: Sequence[Message]) -> str:
 
 @pytest.fixture
 def untrusted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from workbench.runner import run
+    from workbench.pipeline import run
 
     data = tmp_path / "untrusted"
     shutil.copytree(EXPERIMENTS / "prompts", data / "prompts")
@@ -113,7 +113,7 @@ def test_injected_html_from_every_door_is_shown_escaped(untrusted_run) -> None:
     from streamlit.testing.v1 import AppTest
 
     from workbench.ratings import RatingRound, eligible_samples
-    from workbench.tracking import ratings as stored
+    from workbench.tracking import feedback as stored
     from workbench.tracking.read import load_experiment
 
     at = sign_in(AppTest.from_file(str(HOME), default_timeout=120).run(), "sam")
@@ -157,8 +157,7 @@ def _resistant(messages: Sequence[Message]) -> str:
 def test_prompt_injection_canaries_fail_the_quickstart_gate(acme_dir: Path) -> None:
     """The quickstart as shipped (its golden set, corpus, gates), the models swapped for
     scripted ones and the MiniLM-based threshold for ROUGE-L (no embedding model)."""
-    from workbench.gates.api import gate
-    from workbench.runner import run
+    from workbench.pipeline import gate, run
 
     shutil.copy(EXPERIMENTS / "quickstart.yaml", acme_dir / "quickstart.yaml")
     wt.script("hijacked", _hijacked)

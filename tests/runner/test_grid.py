@@ -9,8 +9,9 @@ import pytest
 import workbench.testing as wt
 from tests.conftest import write_spec
 from workbench.errors import ConfigError, DatasetError
-from workbench.models import Message
-from workbench.runner import call_key, estimate, prepare
+from workbench.models import Message, call_key
+from workbench.pipeline import prepare
+from workbench.runner import estimate
 from workbench.spec import GenerationParams
 
 SPEC = """\

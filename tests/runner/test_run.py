@@ -9,8 +9,8 @@ import pytest
 from mlflow import MlflowClient
 
 import workbench.testing as wt
-from tests.conftest import write_spec
-from workbench.runner import RunFailed, run
+from tests.conftest import script_smart_and_dull, write_spec
+from workbench.pipeline import RunFailed, run
 
 SPEC = """\
 name: unit
@@ -25,18 +25,9 @@ scorers: [rank, safety, rouge_l]
 """
 
 
-def _smart(messages):  # answers with the first line of the first retrieved passage
-    text = messages[-1].content
-    if "[1]" in text:
-        return text.split("[1]", 1)[1].split("\n")[1][:120]
-    return "I don't know."
-
-
 @pytest.fixture(autouse=True)
 def _scripts() -> None:
-    wt.script("smart", _smart)
-    wt.script("dull", answer="Maybe.")
-    wt.reset_calls()
+    script_smart_and_dull()
 
 
 def _client(tmp_path: Path) -> MlflowClient:
@@ -97,11 +88,11 @@ def test_changing_one_prompt_reruns_only_its_variants(acme_dir: Path) -> None:
 def test_interrupted_logging_resumes_without_duplicates(
     acme_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from workbench.tracking import _log
+    from workbench.tracking import _log_run
 
     spec = write_spec(acme_dir, SPEC)
     calls = {"n": 0}
-    real = _log.log_traces
+    real = _log_run.log_traces
 
     def flaky(*args, **kwargs):
         calls["n"] += 1
@@ -109,12 +100,12 @@ def test_interrupted_logging_resumes_without_duplicates(
             raise ConnectionError("store went away")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(_log, "log_traces", flaky)
+    monkeypatch.setattr(_log_run, "log_traces", flaky)
     from workbench.errors import TrackingError
 
     with pytest.raises(TrackingError, match="rerun the same command"):
         run(spec)
-    monkeypatch.setattr(_log, "log_traces", real)
+    monkeypatch.setattr(_log_run, "log_traces", real)
     wt.reset_calls()
     result = run(spec)
     assert sum(wt.CALLS.values()) == 0
@@ -171,9 +162,9 @@ def test_concurrency_gives_the_same_records(acme_dir: Path) -> None:
 def test_scorers_warm_up_at_the_first_real_call_only(monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
-    import workbench.scoring as scoring
-    from workbench.runner._progress import NullProgress
-    from workbench.runner._run import _WarmUpOnFirstCall
+    import workbench.pipeline as pipeline
+    from workbench.pipeline import _WarmUpOnFirstCall
+    from workbench.records import NullProgress
 
     started: list[object] = []
 
@@ -183,7 +174,7 @@ def test_scorers_warm_up_at_the_first_real_call_only(monkeypatch: pytest.MonkeyP
         thread.start()
         return thread
 
-    monkeypatch.setattr(scoring, "warm_up", fake_warm_up)
+    monkeypatch.setattr(pipeline, "warm_up", fake_warm_up)
     sink = _WarmUpOnFirstCall(NullProgress(), "spec")
     sink.advance(cached=True)
     sink.advance(3, cached=True)
@@ -224,10 +215,10 @@ def test_logging_pauses_the_garbage_collector_and_restores_it(
     import gc
 
     from workbench.errors import TrackingError
-    from workbench.tracking import _log
+    from workbench.tracking import _log_run
 
     seen: list[bool] = []
-    real = _log.log_traces
+    real = _log_run.log_traces
 
     def watched(*args, **kwargs):
         seen.append(gc.isenabled())
@@ -235,7 +226,7 @@ def test_logging_pauses_the_garbage_collector_and_restores_it(
             raise ConnectionError("store went away")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(_log, "log_traces", watched)
+    monkeypatch.setattr(_log_run, "log_traces", watched)
     assert gc.isenabled()
     with pytest.raises(TrackingError):
         run(write_spec(acme_dir, SPEC))

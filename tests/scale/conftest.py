@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.servers import free_port
+from tests.servers import free_port, server_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,23 +38,6 @@ def latency_server() -> Iterator[LatencyServer]:
     port = free_port()
     cmd = [sys.executable, str(ROOT / "benchmarks" / "latency_server.py")]
     cmd += ["--port", str(port), "--latency-ms", "20"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 30
-        while True:
-            assert proc.poll() is None, "the latency server exited"
-            try:
-                if httpx.get(f"{base}/v1/models", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.time() < deadline, "the latency server did not start"
-            time.sleep(0.1)
-        yield LatencyServer(f"{base}/v1")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    base = f"http://127.0.0.1:{port}/v1"
+    with server_process(cmd, f"{base}/models", name="latency server", start_timeout=30):
+        yield LatencyServer(base)

@@ -13,22 +13,17 @@ import pytest
 from mlflow import MlflowClient
 
 import workbench.testing as wt
-from tests.conftest import write_spec
-from workbench.runner import prepare
-from workbench.runner._execute import generate_all, retrieve_all
-from workbench.runner._progress import NullProgress
-from workbench.runner._result import samples_frame
+from tests.conftest import first_passage_line, write_spec
+from workbench.pipeline import prepare
+from workbench.records import NullProgress
+from workbench.runner import generate_all, retrieve_all, samples_frame
 from workbench.scoring import score_run
 from workbench.tracking import _bulk, ensure_store
+from workbench.tracking._span_draft import SpanDraft
 from workbench.tracking._store import client, experiment_id
-from workbench.tracking._traces import (
-    SpanDraft,
-    TraceDraft,
-    _retarget_tracer,
-    existing_samples,
-    log_traces,
-    write_drafts,
-)
+from workbench.tracking._trace_draft import TraceDraft
+from workbench.tracking._trace_public import retarget_tracer, write_one
+from workbench.tracking._traces import existing_samples, log_traces, write_drafts
 
 SPEC = """\
 name: bulk
@@ -61,17 +56,10 @@ VOLATILE = {
 }
 
 
-def _smart(messages):
-    text = messages[-1].content
-    if "[1]" in text:
-        return text.split("[1]", 1)[1].split("\n")[1][:120]
-    return "I don't know."
-
-
 @pytest.fixture
 def drafted(acme_dir: Path):
     """A scored grid, and a function making its trace drafts for a given run id."""
-    wt.script("smart", _smart)
+    wt.script("smart", first_passage_line)
     the_plan = prepare(write_spec(acme_dir, SPEC))
     records = generate_all(the_plan, retrieve_all(the_plan, NullProgress()), None, NullProgress())
     scored = score_run(the_plan, records, samples_frame(the_plan, records))
@@ -142,11 +130,11 @@ def test_bulk_rows_equal_mlflows_own(drafted, monkeypatch: pytest.MonkeyPatch) -
     store_run = mlflow_client.create_run(exp).info.run_id
     bulk_run = mlflow_client.create_run(exp).info.run_id
 
-    monkeypatch.setattr(_bulk, "supported", lambda store: False)  # MLflow's own calls
+    monkeypatch.setattr(_bulk, "verified", lambda store: False)  # MLflow's own calls
     by_store = drafts(store_run)
     write_drafts(mlflow_client, exp, by_store)
     monkeypatch.undo()
-    wt.script("smart", _smart)
+    wt.script("smart", first_passage_line)
     calls: list[int] = []
     real = _bulk.write_traces
 
@@ -220,8 +208,8 @@ def test_client_path_marks_traces_complete(drafted) -> None:
     mlflow_client, exp, drafts, _, _ = drafted
     run_id = mlflow_client.create_run(exp).info.run_id
     draft = drafts(run_id)[0]
-    _retarget_tracer(mlflow_client.tracking_uri)  # as write_drafts does before this path
-    trace_id = draft.write_with_client(mlflow_client, exp)
+    retarget_tracer(mlflow_client.tracking_uri)  # as write_public does before this path
+    trace_id = write_one(mlflow_client, exp, draft)
     tags = MlflowClient(mlflow_client.tracking_uri).get_trace(trace_id).info.tags
     assert tags.get("mlflow.trace.spansLocation")
     assert existing_samples(mlflow_client, exp, run_id) == {
@@ -240,6 +228,7 @@ def test_failed_version_probe_does_not_send_traces_down_the_slow_road(
     from mlflow.store.tracking.rest_store import RestStore
 
     from tests.servers import mlflow_server
+    from workbench.tracking import _trace_public
 
     _, _, drafts, _, _ = drafted
     with mlflow_server(tmp_path / "server") as server:
@@ -259,7 +248,7 @@ def test_failed_version_probe_does_not_send_traces_down_the_slow_road(
         def slow_road(*_a: Any, **_k: Any) -> str:
             raise AssertionError("fell back to the per-span public API")
 
-        monkeypatch.setattr(TraceDraft, "write_with_client", slow_road)
+        monkeypatch.setattr(_trace_public, "write_one", slow_road)
         batch = drafts(run_id)
         done = write_drafts(rest, exp, batch)
         assert len(probes) == 2
@@ -433,9 +422,7 @@ def test_which_chunk_failures_are_retried(
 
     if road == "public":
         monkeypatch.setattr(_traces, "_write_to_store", lambda *_a: None)
-    monkeypatch.setattr(
-        _traces, "_write_public" if road == "public" else "_write_to_store", failing
-    )
+    monkeypatch.setattr(_traces, "write_public" if road == "public" else "_write_to_store", failing)
     with pytest.raises(MlflowException, match="Connection broken" if error == "cut" else "INVALID"):
         log(mlflow_client, exp, run_id)
     assert len(attempts) == tries

@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 
 import workbench.testing as wt
-from tests.conftest import write_spec
+from tests.conftest import script_smart_and_dull, write_spec
 from workbench.errors import ConfigError
-from workbench.runner import run
+from workbench.pipeline import run
 
 SCRIPTED = """\
 name: scale
@@ -64,18 +64,9 @@ STABLE = [
 ]
 
 
-def _smart(messages):
-    text = messages[-1].content
-    if "[1]" in text:
-        return text.split("[1]", 1)[1].split("\n")[1][:120]
-    return "I don't know."
-
-
 @pytest.fixture(autouse=True)
 def _scripts() -> None:
-    wt.script("smart", _smart)
-    wt.script("dull", answer="Maybe.")
-    wt.reset_calls()
+    script_smart_and_dull()
 
 
 def _stable(result) -> pd.DataFrame:
@@ -222,8 +213,9 @@ class _FakeClient:
 
 def test_dask_executor_caps_calls_in_flight_and_turns_lost_workers_into_failed_calls() -> None:
     from workbench.models import Generation, Message
+    from workbench.records import CallTask
+    from workbench.runner import run_call
     from workbench.runner._dask import DaskExecutor
-    from workbench.runner._execute import CallTask, run_call
     from workbench.spec import GenerationParams, ModelSpec
 
     client = _FakeClient()

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import workbench.testing as wt
 from tests.conftest import write_spec
-from workbench.runner import prepare
-from workbench.runner._execute import _pooled, seed_pool
+from workbench.pipeline import prepare
+from workbench.runner._calls import _pooled, seed_pool
 
 SPEC = """\
 name: pool

@@ -15,10 +15,9 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-import workbench.testing as wt
-from tests.conftest import write_spec
+from tests.conftest import require, script_smart_and_dull, write_spec
 from tests.servers import free_port
-from workbench.runner import run
+from workbench.pipeline import run
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,11 +42,13 @@ gates:
 """
 
 
-def _smart(messages):
-    text = messages[-1].content
-    if "[1]" in text:
-        return text.split("[1]", 1)[1].split("\n")[1][:120]
-    return "I don't know."
+def _postgres_installed() -> bool:
+    """Where scripts/server.sh looks: $WB_PG_BIN, Debian's folders, or pg_ctl on PATH."""
+    return bool(
+        os.environ.get("WB_PG_BIN")
+        or any(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+        or shutil.which("pg_ctl")
+    )
 
 
 def _server(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -58,8 +59,11 @@ def _server(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 
 @pytest.fixture
 def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, dict, Path]]:
-    if not shutil.which("runuser") and os.geteuid() == 0:
-        pytest.skip("runuser is needed to run PostgreSQL as root")
+    require(_postgres_installed(), "PostgreSQL is not installed (make system-deps)")
+    require(
+        shutil.which("runuser") is not None or os.geteuid() != 0,
+        "runuser is needed to run PostgreSQL as root",
+    )
     # Not below tmp_path: pytest's base folder is private to root, PostgreSQL's user
     # could not enter it (the script would move the cluster to /var/tmp; both work).
     state = Path(tempfile.mkdtemp(prefix="wb-server-", dir="/tmp"))
@@ -95,8 +99,7 @@ def test_grid_gate_and_promotion_against_the_server(
     status = _server(env, "status").stdout
     assert "postgresql: running on 127.0.0.1:" in status and f"mlflow: running at {uri}" in status
 
-    wt.script("smart", _smart)
-    wt.script("dull", answer="Maybe.")
+    script_smart_and_dull()
     result = run(write_spec(acme_dir, SPEC))
     assert result.tracking_uri == uri
 

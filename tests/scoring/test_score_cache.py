@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from tests.scoring.test_scorers import item
+from workbench.records import MetricInfo, Score
 from workbench.scoring import ScoringContext, registry
 from workbench.scoring._cache import ScoreCache, cacheable, scorer_key_or_none
 from workbench.scoring._registry import ScorerDef
 from workbench.scoring._run import score_items
-from workbench.scoring._types import MetricInfo, Score
 
 
 class Counting:

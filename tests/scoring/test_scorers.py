@@ -8,10 +8,11 @@ import math
 import numpy as np
 import pytest
 
+from workbench.records import Score
 from workbench.scoring import ScoreItem, ScoringContext, registry
 from workbench.scoring._judge import tighten_schema
-from workbench.scoring._run import _passes, parse_rule
-from workbench.scoring._types import Score
+from workbench.scoring._run import _passes
+from workbench.spec import parse_rule
 
 
 def item(

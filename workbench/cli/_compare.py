@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.scoring import MetricInfo
+from workbench.records import MetricInfo
 
 
 @dataclass

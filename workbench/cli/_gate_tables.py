@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from workbench.gates._policy import GateDecision
+from workbench.records import GateDecision
 
 
 def _value(v: float) -> str:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from workbench.promotion._audit import AuditRecord
-from workbench.promotion._candidates import Candidacy
-from workbench.promotion._service import Candidate, Champion
+from workbench.promotion import AuditRecord, Candidacy, Candidate, Champion
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def _num(value: Any, digits: int = 3) -> str:
@@ -44,7 +45,7 @@ def evidence_line(evidence: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def queue_table(candidates: Sequence[Candidate], *, title: str) -> Any:
+def queue_table(candidates: Sequence[Candidate], *, title: str) -> Table:
     from rich.table import Table
 
     table = Table(title=title)
@@ -64,7 +65,7 @@ def queue_table(candidates: Sequence[Candidate], *, title: str) -> Any:
     return table
 
 
-def candidacy_table(candidacy: Candidacy) -> Any:
+def candidacy_table(candidacy: Candidacy) -> Table:
     from rich.table import Table
 
     if candidacy.champion is None:
@@ -124,7 +125,7 @@ def champion_lines(champ: Champion | None, experiment: str) -> list[str]:
     return lines
 
 
-def audit_table(records: Sequence[AuditRecord], *, title: str) -> Any:
+def audit_table(records: Sequence[AuditRecord], *, title: str) -> Table:
     from rich.table import Table
 
     table = Table(title=title)

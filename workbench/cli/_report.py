@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from workbench.runner import Estimate, Plan, RunResult
+from workbench.records import Plan, RunResult
+from workbench.runner import Estimate
 
 HEADLINE = ("semantic_similarity", "rouge_l", "hit_at_k", "faithfulness")
 
@@ -106,7 +107,7 @@ def print_run(out: Any, result: RunResult) -> None:
         f"error rate {result.error_rate:.1%}."
     )
     if result.gate is not None:
-        from workbench.gates import print_decision
+        from workbench.cli._gate_tables import print_decision
 
         print_decision(out, result.gate)
     if result.run_id:

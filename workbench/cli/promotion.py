@@ -1,20 +1,24 @@
 """Promotion commands: propose, queue, approve, reject, rollback, champion, audit, user add.
 
-Registered on the ``workbench`` typer app when :mod:`workbench.cli` loads. The acting
+Registered on the ``workbench`` typer app by :mod:`workbench.cli`. The acting
 user is ``$WORKBENCH_USER`` (else the OS user) with their role from ``workbench.toml``;
-a refused action prints ``error: ...`` and exits 2 (and is audited).
+a refused action prints ``error: ...`` and exits 2 (and is audited). Each command
+imports the promotion service when it runs, so ``workbench --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from workbench.cli import app, console
+from workbench.cli._app import app, console
 from workbench.errors import ConfigError, PermissionDenied
+
+if TYPE_CHECKING:
+    from workbench.promotion import Decision
 
 Reason = Annotated[
     str, typer.Option("--reason", "-r", help="Why (required; goes to the audit log).")
@@ -37,10 +41,10 @@ def propose(
     ] = False,
 ) -> None:
     """Register a variant as a candidate when it passes the gates and beats the champion."""
-    from workbench.gates import decision_table
+    from workbench.cli._gate_tables import decision_table
+    from workbench.cli._promotion_tables import candidacy_table
     from workbench.promotion import NotACandidate, check
     from workbench.promotion import propose as do_propose
-    from workbench.promotion._print import candidacy_table
 
     out = console()
     if check_only:
@@ -81,8 +85,8 @@ def queue(
     ] = False,
 ) -> None:
     """Pending candidates with their evidence."""
+    from workbench.cli._promotion_tables import queue_table
     from workbench.promotion import queue as list_queue
-    from workbench.promotion._print import queue_table
 
     found = list_queue(experiment, status=None if all_versions else "pending")
     what = "versions" if all_versions else "pending candidates"
@@ -94,10 +98,7 @@ def queue(
     out.print(queue_table(found, title=title))
 
 
-def _decided(decision: object) -> None:
-    from workbench.promotion import Decision
-
-    assert isinstance(decision, Decision)
+def _decided(decision: Decision) -> None:
     out = console()
     moved = (
         f"champion {decision.previous_champion or '-'} -> {decision.champion or '-'}"
@@ -148,8 +149,8 @@ def rollback(
 @app.command()
 def champion(experiment: Annotated[str, typer.Argument(help="Experiment name.")]) -> None:
     """What is in production and since when."""
+    from workbench.cli._promotion_tables import champion_lines
     from workbench.promotion import champion as get_champion
-    from workbench.promotion._print import champion_lines
 
     out = console()
     for line in champion_lines(get_champion(experiment), experiment):
@@ -164,8 +165,8 @@ def audit(
     """The append-only audit log of promotion actions."""
     import json
 
+    from workbench.cli._promotion_tables import audit_table
     from workbench.promotion import audit_log
-    from workbench.promotion._print import audit_table
 
     records = audit_log(experiment)
     if as_json:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench import _paths
+from workbench.data._jsonl import read_jsonl
 from workbench.errors import DatasetError
 
 _TEXT_SUFFIXES = {".md", ".txt", ".markdown"}
@@ -105,31 +106,18 @@ def _read_text_doc(path: Path) -> Document:
 
 def _read_jsonl_docs(path: Path) -> list[Document]:
     documents = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise DatasetError(f"not UTF-8 text ({exc.reason})", where=path) from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, row in read_jsonl(path):
         try:
-            row = json.loads(line)
             doc = Document(
                 id=str(row["id"]), title=str(row.get("title", row["id"])), text=str(row["text"])
             )
             for value in (doc.id, doc.title, doc.text):
                 value.encode("utf-8")  # a lone surrogate ("\udc80") cannot be stored or hashed
-            documents.append(doc)
-        except (
-            json.JSONDecodeError,
-            KeyError,
-            TypeError,
-            AttributeError,
-            UnicodeEncodeError,
-        ) as exc:
+        except (KeyError, UnicodeEncodeError) as exc:
             raise DatasetError(
-                f"line {number}: bad document ({exc})",
+                f"line {number}: bad document ({type(exc).__name__}: {exc})",
                 where=path,
                 hint="each line needs id and text",
             ) from None
+        documents.append(doc)
     return documents

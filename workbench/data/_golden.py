@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from workbench import _paths
+from workbench.data._jsonl import read_jsonl
 from workbench.errors import DatasetError, did_you_mean
 from workbench.spec import ColumnMap, DatasetSpec
 
@@ -159,7 +160,7 @@ def _read_file(path: Path) -> list[dict[str, Any]]:
         raise DatasetError("dataset file not found", where=path, hint=hint)
     suffix = path.suffix.lower()
     if suffix in {".jsonl", ".ndjson"}:
-        return _read_jsonl(path)
+        return [row for _, row in read_jsonl(path)]
     if suffix == ".json":
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -181,25 +182,6 @@ def _read_file(path: Path) -> list[dict[str, Any]]:
         where=path,
         hint="use .jsonl, .json, .csv or .parquet",
     )
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise DatasetError(f"not UTF-8 text ({exc.reason})", where=path) from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"line {number}: invalid JSON ({exc.msg})", where=path) from None
-        if not isinstance(row, dict):
-            raise DatasetError(f"line {number}: expected a JSON object", where=path)
-        rows.append(row)
-    return rows
 
 
 def _read_hub(spec: DatasetSpec) -> list[dict[str, Any]]:

@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-from workbench.gates._policy import (
-    GateDecision,
-    RuleResult,
-    evaluate,
-    evaluate_board,
-    load_policy,
-    pick,
-    policy_digest,
-)
-from workbench.gates._print import decision_table, print_decision, summary_table
+from workbench.gates._policy import evaluate, evaluate_board, load_policy, pick, policy_digest
+from workbench.records import GateDecision, RuleResult
 from workbench.spec import GatePolicy, SpecSource
 
 
@@ -27,13 +19,10 @@ __all__ = [
     "GateDecision",
     "GatePolicy",
     "RuleResult",
-    "decision_table",
     "evaluate",
     "evaluate_board",
     "load_policy",
     "pick",
     "policy_digest",
     "policy_of",
-    "print_decision",
-    "summary_table",
 ]

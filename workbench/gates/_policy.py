@@ -7,11 +7,8 @@ small sample. Every rule reports its value, bound and verdict.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-import operator
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,72 +17,8 @@ from pydantic import ValidationError
 
 from workbench import _paths
 from workbench.errors import ConfigError, NotFoundError, did_you_mean
-from workbench.scoring._run import parse_rule
-from workbench.spec import GatePolicy
-
-_OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
-
-
-@dataclass(frozen=True)
-class RuleResult:
-    rule: str
-    value: float
-    op: str
-    bound: float
-    passed: bool
-    note: str = ""
-
-    @property
-    def shown_bound(self) -> str:
-        return f"{self.op} {self.bound:g}"
-
-
-@dataclass(frozen=True)
-class GateDecision:
-    """The verdict on one variant, with every rule's evidence."""
-
-    policy: str
-    policy_version: str
-    policy_digest: str
-    variant_id: str
-    variant: str
-    passed: bool
-    rules: tuple[RuleResult, ...]
-    run_id: str | None = None
-    metrics: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def failed_rules(self) -> list[RuleResult]:
-        return [r for r in self.rules if not r.passed]
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["verdict"] = "pass" if self.passed else "fail"
-        return json.loads(json.dumps(data, default=_json_safe))
-
-    def summary(self) -> str:
-        if self.passed:
-            return f"{self.variant}: PASS ({len(self.rules)} rules, policy {self.policy} v{self.policy_version})"
-        failed = ", ".join(
-            f"{r.rule} {_num(r.value)} not {r.shown_bound}" for r in self.failed_rules
-        )
-        return f"{self.variant}: FAIL ({failed})"
-
-
-def _json_safe(value: Any) -> Any:
-    return (
-        None
-        if isinstance(value, float) and (math.isnan(value) or math.isinf(value))
-        else str(value)
-    )
-
-
-def _num(value: float) -> str:
-    if math.isnan(value):
-        return "n/a"
-    if math.isinf(value):
-        return "inf"
-    return f"{value:.4g}"
+from workbench.records import GateDecision, RuleResult, format_number
+from workbench.spec import RULE_OPS, GatePolicy, parse_rule
 
 
 def policy_digest(policy: GatePolicy) -> str:
@@ -113,7 +46,7 @@ def load_policy(path: str | Path) -> GatePolicy:
 
 def _rule(name: str, value: Any, op: str, bound: float, note: str = "") -> RuleResult:
     number = float("nan") if value is None else float(value)
-    ok = not math.isnan(number) and bool(_OPS[op](number, bound))
+    ok = not math.isnan(number) and bool(RULE_OPS[op](number, bound))
     if math.isnan(number) and not note:
         note = "value unknown: counts as a failure"
     return RuleResult(name, number, op, float(bound), ok, note)
@@ -131,7 +64,7 @@ def evaluate(
                 row.get("pass_rate_lo"),
                 ">=",
                 policy.min_pass_rate_lower_bound,
-                f"Wilson 95% lower bound; pass rate {_num(float(row.get('pass_rate', math.nan)))} on n={row.get('n')}",
+                f"Wilson 95% lower bound; pass rate {format_number(float(row.get('pass_rate', math.nan)))} on n={row.get('n')}",
             )
         )
     if policy.max_high_severity_findings is not None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from workbench.errors import ConfigError, ModelCallError
-from workbench.models._retry import RetryPolicy
+from workbench.models._retry import AttemptFailed, RetryPolicy, retry_after
 from workbench.models._types import Generation, Message, Usage, messages_to_prompt
 from workbench.spec import GenerationParams, ModelSpec
 
@@ -77,7 +77,7 @@ class OpenAIModel:
                 self._client = openai.OpenAI(
                     base_url=self.base_url,
                     api_key=self._key(),
-                    max_retries=0,
+                    max_retries=0,  # retried by the one policy (models._retry)
                     timeout=self.spec.timeout_s,
                 )
             return self._client
@@ -126,11 +126,8 @@ class OpenAIModel:
             options["response_format"] = dict(response_format)
         started = time.time()
         t0 = time.perf_counter()
-        last_error = "no attempt made"
-        attempts = 0
-        for attempt in range(1, self.retry.max_retries + 2):
-            attempts = attempt
-            retry_after: str | None = None
+
+        def attempt() -> Generation:
             try:
                 if self.mode == "chat":
                     resp = client.chat.completions.create(
@@ -142,39 +139,45 @@ class OpenAIModel:
                     resp = client.completions.create(prompt=messages_to_prompt(messages), **options)
                     choice = resp.choices[0]
                     text = choice.text or ""
-                usage = resp.usage
-                prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-                completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+                prompt_tokens = int(getattr(resp.usage, "prompt_tokens", 0) or 0)
+                completion_tokens = int(getattr(resp.usage, "completion_tokens", 0) or 0)
                 return Generation(
                     text=text.strip(),
                     usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens),
-                    latency_s=time.perf_counter() - t0,
+                    latency_s=time.perf_counter() - t0,  # the whole call, retries included
                     cost_usd=self._cost(prompt_tokens, completion_tokens),
-                    attempts=attempt,
                     finish_reason=getattr(choice, "finish_reason", None),
                     started_at=started,
                 )
-            except openai.APIStatusError as exc:
-                last_error = f"HTTP {exc.status_code}: {_short(exc.message)}"
-                if exc.status_code in _FATAL_STATUS:
-                    break
-                retry_after = (
-                    exc.response.headers.get("retry-after") if exc.response is not None else None
-                )
-            except openai.APITimeoutError:
-                last_error = f"timeout after {self.spec.timeout_s:g} s"
-            except openai.APIConnectionError as exc:
-                last_error = f"connection error: {_short(str(exc.__cause__ or exc))}"
-            except Exception as exc:  # malformed JSON, empty choices, truncated body ...
-                last_error = f"bad response: {type(exc).__name__}: {_short(str(exc))}"
-            if attempt <= self.retry.max_retries:
-                self.retry.wait(attempt, retry_after)
-        return Generation.failed(
-            self._scrub(last_error),
-            latency_s=time.perf_counter() - t0,
-            attempts=attempts,
-            started_at=started,
-        )
+            except Exception as exc:  # every way an attempt fails becomes data
+                raise self._failure(exc, openai) from None
+
+        outcome = self.retry.call(attempt)
+        if outcome.value is None:
+            return Generation.failed(
+                self._scrub(outcome.error or "no attempt made"),
+                latency_s=time.perf_counter() - t0,
+                attempts=outcome.attempts,
+                started_at=started,
+            )
+        return outcome.value.model_copy(update={"attempts": outcome.attempts})
+
+    def _failure(self, exc: Exception, openai: Any) -> AttemptFailed:
+        """One failed attempt, as the policy sees it: its message, whether to try again,
+        and the wait the server asked for."""
+        if isinstance(exc, openai.APIStatusError):
+            response = exc.response
+            return AttemptFailed(
+                f"HTTP {exc.status_code}: {_short(exc.message)}",
+                retryable=exc.status_code not in _FATAL_STATUS,
+                retry_after=retry_after(response.headers if response is not None else None),
+            )
+        if isinstance(exc, openai.APITimeoutError):
+            return AttemptFailed(f"timeout after {self.spec.timeout_s:g} s")
+        if isinstance(exc, openai.APIConnectionError):
+            return AttemptFailed(f"connection error: {_short(str(exc.__cause__ or exc))}")
+        # malformed JSON, empty choices, truncated body ...
+        return AttemptFailed(f"bad response: {type(exc).__name__}: {_short(str(exc))}")
 
     def _cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
         price = self.spec.price

@@ -83,6 +83,10 @@ class ModelInfo(Protocol):
     def check(self) -> None: ...
 
 
+class Provider(Model, ModelInfo, Protocol):
+    """A provider instance as the registry builds it: a model that also knows its identity."""
+
+
 def messages_to_prompt(messages: Sequence[Message]) -> str:
     """Completion-mode rendering for base models: the message texts, one blank line apart."""
     return "\n\n".join(m.content.strip() for m in messages if m.content.strip())

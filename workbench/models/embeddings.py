@@ -2,27 +2,28 @@
 
 Shared by the dense retriever and the semantic-similarity scorer, so the ~600 MB model
 and its 5-7 s of imports are paid once. Embeddings are kept in a content-hash cache
-(sqlite, ``<cache dir>/embeddings.sqlite``), so an unchanged rerun embeds nothing and
-never loads the model (it was half of such a rerun's time: docs/benchmarks.md, cache).
+(``<cache dir>/embeddings.sqlite``, a best-effort :class:`workbench._kvstore.KVStore`), so
+an unchanged rerun embeds nothing and never loads the model (it was half of such a rerun's
+time: docs/benchmarks.md, cache).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
+from workbench._kvstore import KVStore
 from workbench.errors import RetrieverError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIM = 384
 _LOCK = threading.Lock()
-_CACHE_LOCK = threading.Lock()
+_STORE_LOCK = threading.Lock()
 _MODEL: Any = None
+_STORE: KVStore | None = None
 
 
 def model_path() -> str:
@@ -85,53 +86,41 @@ def _key(text: str) -> str:
     return hashlib.sha256(f"{MODEL_NAME}|{_model_version()}|{text}".encode()).hexdigest()
 
 
-@contextlib.contextmanager
-def _cache_db() -> Iterator[sqlite3.Connection]:
+def _store_here() -> KVStore | None:
+    """The vector store of the current cache dir (kept open; made again when the dir
+    changes), or None when there is no cache dir to write to."""
+    global _STORE
     from workbench import _paths
 
-    conn = sqlite3.connect(str(_paths.cache_dir() / "embeddings.sqlite"), timeout=30)
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, v BLOB NOT NULL)")
-        yield conn
-    finally:
-        conn.close()
+        path = _paths.cache_dir() / "embeddings.sqlite"
+    except OSError:
+        return None
+    with _STORE_LOCK:
+        if _STORE is None or _STORE.path != path:
+            if _STORE is not None:
+                _STORE.close()
+            _STORE = KVStore(path, "vectors", best_effort=True)
+        return _STORE
 
 
 def _cached(keys: set[str]) -> dict[str, Any]:
     """Vectors already computed; the cache is best effort (an unreadable or locked file
     means embedding again, never a failed retrieval or score)."""
-    try:
-        return _read_cache(keys)
-    except sqlite3.Error:
-        return {}
-
-
-def _read_cache(keys: set[str]) -> dict[str, Any]:
     import numpy as np
 
     out: dict[str, Any] = {}
-    wanted = list(keys)
-    with _CACHE_LOCK, _cache_db() as conn:
-        for start in range(0, len(wanted), 500):
-            part = wanted[start : start + 500]
-            marks = ",".join("?" * len(part))
-            for key, blob in conn.execute(
-                f"SELECT key, v FROM vectors WHERE key IN ({marks})", part
-            ):
-                vector = np.frombuffer(blob, dtype="float32")
-                if vector.shape == (DIM,):
-                    out[key] = vector
+    store = _store_here()
+    for key, blob in (store.get_many(keys) if store is not None else {}).items():
+        if isinstance(blob, bytes):
+            vector = np.frombuffer(blob, dtype="float32")
+            if vector.shape == (DIM,):
+                out[key] = vector
     return out
 
 
 def _store(vectors: dict[str, Any]) -> None:
-    try:
-        with _CACHE_LOCK, _cache_db() as conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO vectors (key, v) VALUES (?, ?)",
-                [(k, v.astype("float32").tobytes()) for k, v in vectors.items()],
-            )
-            conn.commit()
-    except (sqlite3.Error, OSError):
-        pass  # best effort: the vectors are returned all the same
+    """Best effort: the vectors are returned all the same when they cannot be kept."""
+    store = _store_here()
+    if store is not None:
+        store.put_many((k, v.astype("float32").tobytes()) for k, v in vectors.items())

@@ -1,4 +1,4 @@
-"""Promotion: candidates, the queue, lead decisions, rollback, the audit log, the champion.
+"""Promotion: candidates, the queue, lead decisions, rollback, the audit log.
 
     import workbench as wb
     from workbench import promotion
@@ -7,35 +7,37 @@
     promotion.queue("quickstart")                         # pending candidates + evidence
     promotion.approve(3, experiment="quickstart", reason="beats v2 on pass rate")   # lead
     promotion.rollback("quickstart", reason="regression reported")                  # lead
-    champion = wb.load_champion("quickstart")
+    champion = wb.load_champion("quickstart")              # workbench.serving
     champion.answer("Who founded Acme Cloud?")
 
 Every proposal, decision and rollback, and every refused or failed attempt, is written to
 an append-only audit log in MLflow (:func:`audit_log`).
+
+Where things live: ``_propose`` (check, propose), ``_decide`` (approve, reject, rollback),
+``_queries`` (queue, champion, audit log), ``_types`` (what they return), ``_candidates``
+(does a variant qualify), ``_bundle`` (what a candidate pins), ``_aliases`` (the champion
+and prompt aliases a decision moves), ``_transaction`` and ``_intent`` (all-or-nothing
+decisions and crash recovery), ``_tags`` (the tags on a version), ``_audit`` (the log),
+``_roles`` (who may do what).
 """
 
 from workbench.errors import PermissionDenied, PromotionError
 from workbench.promotion._audit import AUDIT_COLUMNS, AuditRecord, audit_frame
-from workbench.promotion._bundle import Bundle, CorpusPin, DatasetPin, PromptPin
-from workbench.promotion._candidates import Candidacy
-from workbench.promotion._champion import ChampionPipeline, load_champion
-from workbench.promotion._roles import ALLOWED, acting_user
-from workbench.promotion._service import (
-    Candidate,
-    Champion,
-    Decision,
-    NotACandidate,
-    approve,
-    audit_log,
-    champion,
-    check,
-    experiments_with_candidates,
-    propose,
-    queue,
-    recover,
-    reject,
-    rollback,
+from workbench.promotion._bundle import (
+    Bundle,
+    CorpusPin,
+    DatasetPin,
+    PromptPin,
+    load_bundle,
+    materialize,
 )
+from workbench.promotion._candidates import Candidacy
+from workbench.promotion._decide import approve, reject, rollback
+from workbench.promotion._intent import recover
+from workbench.promotion._propose import check, propose
+from workbench.promotion._queries import audit_log, champion, experiments_with_candidates, queue
+from workbench.promotion._roles import ALLOWED, acting_user
+from workbench.promotion._types import Candidate, Champion, Decision, NotACandidate
 
 __all__ = [
     "ALLOWED",
@@ -45,7 +47,6 @@ __all__ = [
     "Candidacy",
     "Candidate",
     "Champion",
-    "ChampionPipeline",
     "CorpusPin",
     "DatasetPin",
     "Decision",
@@ -60,7 +61,8 @@ __all__ = [
     "champion",
     "check",
     "experiments_with_candidates",
-    "load_champion",
+    "load_bundle",
+    "materialize",
     "propose",
     "queue",
     "recover",

@@ -14,7 +14,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
+
+from workbench.errors import WorkbenchError
+from workbench.tracking import registry
+from workbench.users import User
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -104,9 +108,55 @@ def new_record(
 
 def write(record: AuditRecord, *, tracking_uri: str | None = None) -> str:
     """Append ``record`` to its experiment's log (refused when its event id exists)."""
-    from workbench.tracking import registry
-
     return registry.append_audit(record.experiment, record.to_dict(), uri=tracking_uri)
+
+
+class Details(TypedDict, total=False):
+    """What an attempt says about itself in its record (see :class:`AuditRecord`), bar the
+    ``detail`` that its outcome adds."""
+
+    version: str | None
+    previous_champion: str | None
+    champion_after: str | None
+    reason: str
+    evidence_run_ids: Sequence[str]
+    prompt: str | None
+
+
+def record_attempt(
+    uri: str,
+    user: User,
+    experiment: str,
+    action: str,
+    outcome: str,
+    detail: str = "",
+    **details: Unpack[Details],
+) -> AuditRecord:
+    """Write the record of ``user``'s attempt at ``action`` and return it."""
+    record = new_record(
+        experiment=experiment,
+        action=action,
+        outcome=outcome,
+        who=user.name,
+        role=user.role,
+        detail=detail,
+        **details,
+    )
+    write(record, tracking_uri=uri)
+    return record
+
+
+def refuse(
+    uri: str,
+    user: User,
+    experiment: str,
+    action: str,
+    error: WorkbenchError,
+    **details: Unpack[Details],
+) -> WorkbenchError:
+    """Audit a refused attempt; returns the error to raise."""
+    record_attempt(uri, user, experiment, action, "refused", str(error), **details)
+    return error
 
 
 def _from_stored(data: dict[str, Any]) -> AuditRecord:
@@ -124,8 +174,6 @@ def _from_stored(data: dict[str, Any]) -> AuditRecord:
 
 def audit_log(experiment: str, *, tracking_uri: str | None = None) -> list[AuditRecord]:
     """Every audit record of ``experiment``, oldest first."""
-    from workbench.tracking import registry
-
     return [_from_stored(d) for d in registry.read_audit(experiment, uri=tracking_uri)]
 
 

@@ -3,7 +3,7 @@
 prompt (registry name + version + content hash), model (spec + identity), generation
 parameters, retriever config + corpus (path + digest), dataset digest, variant id and
 the MLflow runs it came from. :func:`bundle_from_run` builds it from a logged run and
-:func:`materialize` turns it back into a runnable :class:`~workbench.runner.Variant`;
+:func:`materialize` turns it back into a runnable :class:`~workbench.records.Variant`;
 both recompute the variant id and refuse when it differs from the logged one, so a
 bundle can only describe exactly what was evaluated.
 """
@@ -20,7 +20,11 @@ import yaml
 from pydantic import ValidationError
 
 from workbench import _paths
+from workbench.data import Corpus, load_corpus
 from workbench.errors import NotFoundError, PromotionError, WorkbenchError
+from workbench.models import build_model
+from workbench.prompts import PromptTemplate
+from workbench.records import Variant, retriever_config
 from workbench.spec import (
     ExperimentSpec,
     GenerationParams,
@@ -29,6 +33,7 @@ from workbench.spec import (
     resolve_model,
     resolve_retriever,
 )
+from workbench.tracking import registry
 
 SCHEMA_VERSION = 1
 _HEADER = re.compile(r"^# resolved spec of (?P<where>.+); run key ", re.MULTILINE)
@@ -166,8 +171,6 @@ class Bundle:
         for key, value in self.model_identity.items():
             if key != "provider":
                 out[f"model.{key}"] = value
-        from workbench.runner import retriever_config
-
         for key, value in retriever_config(self.retriever).items():
             out[f"retriever.{key}"] = value
         for key, value in self.params.model_dump(mode="json").items():
@@ -237,8 +240,6 @@ def _corpus_path(spec: ExperimentSpec, parent_params: dict[str, str], spec_text:
 
 def bundle_from_run(variant_run_id: str, *, tracking_uri: str | None = None) -> Bundle:
     """The bundle of a logged variant (an MLflow child run), checked by rebuilding it."""
-    from workbench.tracking import registry
-
     child = registry.run_info(variant_run_id, tracking_uri)
     if child.parent_id is None or "workbench.variant_id" not in child.tags:
         raise NotFoundError(f"run {variant_run_id} is not a workbench variant run")
@@ -305,17 +306,11 @@ def bundle_from_run(variant_run_id: str, *, tracking_uri: str | None = None) -> 
 
 def materialize(
     bundle: Bundle, *, tracking_uri: str | None = None, check_identity: bool = True
-) -> tuple[Any, Any]:
+) -> tuple[Variant, Corpus | None]:
     """``(Variant, Corpus | None)`` rebuilt from the bundle: the prompt text from the
     Prompt Registry, the model, the corpus from its path. Raises PromotionError when
     anything differs from what was evaluated (content hash, model identity, corpus
     digest, and so the variant id)."""
-    from workbench.data import load_corpus
-    from workbench.models import build_model
-    from workbench.prompts import PromptTemplate
-    from workbench.runner import Variant
-    from workbench.tracking import registry
-
     info = registry.prompt_version(
         bundle.prompt.registry_name, bundle.prompt.registry_version, tracking_uri
     )
@@ -374,8 +369,7 @@ def materialize(
 
 
 def load_bundle(model_id: str | None, *, tracking_uri: str | None = None) -> Bundle:
-    from workbench.tracking import registry
-
+    """The bundle a registered version's logged model holds."""
     data = registry.model_json(model_id, registry.BUNDLE_FILE, tracking_uri) if model_id else None
     if data is None:
         raise NotFoundError(f"logged model {model_id} has no {registry.BUNDLE_FILE}")

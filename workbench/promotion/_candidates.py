@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ConfigError, did_you_mean
+from workbench.tracking import TABLE, registry
+from workbench.tracking.read import read_table
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from workbench.gates import GateDecision
     from workbench.promotion._bundle import Bundle
+    from workbench.records import GateDecision, MetricInfo
     from workbench.spec import GatePolicy
     from workbench.tracking.read import LoadedRun
 
@@ -125,7 +127,7 @@ def _describe(row: dict[str, Any]) -> str:
     )
 
 
-def _metric_infos(loaded: LoadedRun, policy: GatePolicy) -> list[Any]:
+def _metric_infos(loaded: LoadedRun, policy: GatePolicy) -> list[MetricInfo]:
     known = {m.name: m for m in loaded.metrics}
     wanted = [policy.primary_metric, *policy.guard_metrics]
     infos = []
@@ -164,11 +166,10 @@ def evaluate(
     tracking_uri: str | None = None,
 ) -> Candidacy:
     """Judge the gated variant of ``loaded`` against the champion (if there is one)."""
+    # on use: pandas and analysis (scipy) are too heavy for `import workbench.promotion`
     import pandas as pd
 
     from workbench.analysis import compare_grid
-    from workbench.tracking import TABLE
-    from workbench.tracking.read import read_table
 
     vid = decision.variant_id
     out = Candidacy(
@@ -236,8 +237,6 @@ def evaluate(
 
 
 def _dataset_digest(loaded: LoadedRun, vid: str, tracking_uri: str | None) -> str | None:
-    from workbench.tracking import registry
-
     try:
         return registry.run_info(loaded.variant_run_ids[vid], tracking_uri).params.get(
             "dataset.digest"

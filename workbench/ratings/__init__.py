@@ -1,7 +1,7 @@
 """Blind pairwise ratings by people: items, who rates what next, left/right order, summary.
 
 Pure logic over DataFrames (no MLflow here): ratings are stored and read back by
-:mod:`workbench.tracking.ratings`, and every statistic comes from :mod:`workbench.analysis`.
+:mod:`workbench.tracking.feedback`, and every statistic comes from :mod:`workbench.analysis`.
 """
 
 from __future__ import annotations

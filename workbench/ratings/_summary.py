@@ -1,6 +1,6 @@
 """From stored ratings to the numbers on the Ratings page, all via ``workbench.analysis``.
 
-The input is the tidy frame of :func:`workbench.tracking.ratings.load_ratings`: one row
+The input is the tidy frame of :func:`workbench.tracking.feedback.load_ratings`: one row
 per (rating, answer) with ``item, rater, variant, side, outcome, correctness,
 helpfulness, comment, time, rating_id, sample_id, opponent``.
 """
@@ -18,7 +18,7 @@ from workbench.ratings._types import RUBRIC, RatingError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from workbench.scoring import MetricInfo
+    from workbench.records import MetricInfo
 
 __all__ = [
     "HUMAN_THRESHOLDS",

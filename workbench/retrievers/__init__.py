@@ -1,16 +1,12 @@
-"""Retrievers: none, bm25, dense, hybrid; indexes cached on disk per (corpus, config)."""
+"""Retrievers: none, bm25, dense, hybrid, and plugins; indexes cached on disk per (corpus, config)."""
 
-from workbench.retrievers._base import Passage, Retriever, cached_index, index_key
-from workbench.retrievers._impl import (
-    BM25Retriever,
-    DenseRetriever,
-    HybridRetriever,
-    NoRetriever,
-    build_retriever,
-)
+from workbench.retrievers._base import BatchRetriever, Passage, Retriever, cached_index, index_key
+from workbench.retrievers._impl import BM25Retriever, DenseRetriever, HybridRetriever, NoRetriever
+from workbench.retrievers._registry import build_retriever, register, retriever_types
 
 __all__ = [
     "BM25Retriever",
+    "BatchRetriever",
     "DenseRetriever",
     "HybridRetriever",
     "NoRetriever",
@@ -19,4 +15,6 @@ __all__ = [
     "build_retriever",
     "cached_index",
     "index_key",
+    "register",
+    "retriever_types",
 ]

@@ -33,7 +33,16 @@ class Passage:
 
 @runtime_checkable
 class Retriever(Protocol):
+    """What a retriever plugin implements: the ``k`` best passages for ``query``."""
+
     def retrieve(self, query: str, *, k: int) -> list[Passage]: ...
+
+
+class BatchRetriever(Retriever, Protocol):
+    """What :func:`~workbench.retrievers.build_retriever` returns: a retriever that also
+    answers many queries at once (one embedding batch for dense retrieval)."""
+
+    def retrieve_many(self, queries: Sequence[str], *, k: int) -> list[list[Passage]]: ...
 
 
 def index_key(spec: RetrieverSpec, corpus: Corpus, kind: str) -> str:

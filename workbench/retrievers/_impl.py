@@ -140,22 +140,3 @@ class HybridRetriever:
             ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
             out.append(to_passages(self.chunks, ranked))
         return out
-
-
-_TYPES: dict[str, type[Any]] = {
-    "none": NoRetriever,
-    "bm25": BM25Retriever,
-    "dense": DenseRetriever,
-    "hybrid": HybridRetriever,
-}
-
-
-def build_retriever(spec: RetrieverSpec, corpus: Corpus | None) -> Any:
-    """Build (or load from the disk cache) the retriever ``spec`` describes."""
-    if spec.type == "none":
-        return NoRetriever(spec)
-    from workbench.errors import RetrieverError
-
-    if corpus is None:
-        raise RetrieverError(f"retriever '{spec.label}' needs a corpus")
-    return _TYPES[spec.type](spec, corpus)

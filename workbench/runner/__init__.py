@@ -1,35 +1,35 @@
-"""The runner: grid expansion, call cache, executors, progress, and ``run``."""
+"""The runner: expands the grid and makes the calls. It never scores, logs or gates.
 
-from workbench.runner._cache import CallCache, call_key
+    plan(source)                      -> Plan (dataset, corpus, prompts, models, variants)
+    retrieve_all(plan, sink)          -> passages per (retriever, sample)
+    generate_all(plan, retrievals, cache, sink) -> [SampleRecord]
+    samples_frame(plan, records)      -> the per-sample DataFrame
+
+``workbench.pipeline`` composes these with scoring, tracking and gates.
+"""
+
 from workbench.runner._estimate import Estimate, VariantEstimate, estimate
-from workbench.runner._execute import CallTask, Retrieval, SampleRecord, run_call
-from workbench.runner._grid import Plan, Variant, plan, retriever_config
-from workbench.runner._progress import NullProgress, ProgressSink, RecordingProgress, RichProgress
-from workbench.runner._result import RunResult, samples_frame
-from workbench.runner._run import RunFailed, execute, prepare, run
+from workbench.runner._execute import (
+    count_model_calls,
+    generate_all,
+    render,
+    retrieval_key,
+    retrieve_all,
+    run_call,
+)
+from workbench.runner._frame import samples_frame
+from workbench.runner._grid import plan
 
 __all__ = [
-    "CallCache",
-    "CallTask",
     "Estimate",
-    "NullProgress",
-    "Plan",
-    "ProgressSink",
-    "RecordingProgress",
-    "Retrieval",
-    "RichProgress",
-    "RunFailed",
-    "RunResult",
-    "SampleRecord",
-    "Variant",
     "VariantEstimate",
-    "call_key",
+    "count_model_calls",
     "estimate",
-    "execute",
+    "generate_all",
     "plan",
-    "prepare",
-    "retriever_config",
-    "run",
+    "render",
+    "retrieval_key",
+    "retrieve_all",
     "run_call",
     "samples_frame",
 ]

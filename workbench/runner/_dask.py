@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from workbench.errors import ConfigError
+from workbench.runner._calls import run_call
 from workbench.spec import ExecutionSpec
 
 PROCESSES_ENV = "WORKBENCH_DASK_PROCESSES"
@@ -90,8 +91,6 @@ class DaskExecutor(cf.Executor):
         *,
         pump: bool = True,
     ) -> None:
-        from workbench.runner._execute import run_call
-
         if done is not None:
             error = cf.CancelledError() if done.cancelled() else done.exception()
         self._release()

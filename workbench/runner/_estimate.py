@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from workbench.runner._grid import Plan
+from workbench.records import Plan
 
 TYPICAL_ANSWER_TOKENS = 24
 """Short RAG answers run 10-30 tokens; the estimate assumes this many (max_tokens caps it)."""

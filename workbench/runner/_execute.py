@@ -5,49 +5,26 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import json
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
 
 from workbench.data import Sample
-from workbench.models import Generation, Message, build_model
+from workbench.models import CallCache, Message, call_key
 from workbench.prompts import PromptTemplate
-from workbench.retrievers import Passage, build_retriever
-from workbench.runner._cache import CallCache, call_key
-from workbench.runner._grid import Plan, Variant, retriever_config
-from workbench.runner._progress import ProgressSink
-from workbench.spec import ExecutionSpec, GenerationParams, ModelSpec
-
-
-@dataclass(frozen=True)
-class Retrieval:
-    passages: tuple[Passage, ...]
-    latency_s: float
-    started_at: float
-
-
-@dataclass(frozen=True)
-class SampleRecord:
-    """What one variant did on one sample."""
-
-    variant_id: str
-    sample_id: str
-    messages: tuple[Message, ...]
-    retrieval: Retrieval
-    generation: Generation
-    cached: bool
-
-    @property
-    def answer(self) -> str:
-        return self.generation.text
-
-    @property
-    def error(self) -> str | None:
-        return self.generation.error
-
+from workbench.records import (
+    CallTask,
+    Plan,
+    ProgressSink,
+    Retrieval,
+    SampleRecord,
+    Variant,
+    retriever_config,
+)
+from workbench.retrievers import build_retriever
+from workbench.runner._calls import run_call, seed_pool
+from workbench.runner._dask import dask_executor
+from workbench.spec import ExecutionSpec
 
 # --------------------------------------------------------------------------- retrieval
 
@@ -83,54 +60,9 @@ def retrieval_key(variant: Variant) -> str:
 # --------------------------------------------------------------------------- generation
 
 
-@dataclass(frozen=True)
-class CallTask:
-    """A picklable model call (a Dask worker rebuilds the model from its spec)."""
-
-    model: ModelSpec
-    usd_per_hour: float
-    messages: tuple[Message, ...]
-    params: GenerationParams
-
-
-_POOL: dict[str, Any] = {}
-_POOL_LOCK = threading.Lock()
-
-
-def _pooled(spec: ModelSpec, usd_per_hour: float) -> Any:
-    key = spec.model_dump_json() + f"|{usd_per_hour}"
-    with _POOL_LOCK:
-        if key not in _POOL:
-            _POOL[key] = build_model(spec, usd_per_hour=usd_per_hour)
-        return _POOL[key]
-
-
-def seed_pool(plan: Plan) -> None:
-    """In-process calls use this plan's model objects (built and checked for this run).
-
-    Replaced, not kept from an earlier run: a model object remembers where its file was
-    (a cache dir since deleted, a GGUF since replaced) and would fail or answer for
-    another file. Loaded weights are shared by path, so nothing is loaded twice."""
-    rate = plan.spec.pricing.local_usd_per_hour
-    with _POOL_LOCK:
-        for variant in plan.variants:
-            _POOL[variant.model.model_dump_json() + f"|{rate}"] = plan.model_for(variant)
-
-
-def run_call(task: CallTask) -> Generation:
-    """Execute one call; a provider error that escapes becomes a failed Generation."""
-    started = time.time()
-    try:
-        return _pooled(task.model, task.usd_per_hour).generate(task.messages, task.params)
-    except Exception as exc:  # a provider bug must not kill the grid: record it
-        return Generation.failed(f"{type(exc).__name__}: {exc}", started_at=started)
-
-
 @contextmanager
 def executor_for(execution: ExecutionSpec) -> Iterator[cf.Executor]:
     if execution.executor == "dask":
-        from workbench.runner._dask import dask_executor
-
         with dask_executor(execution) as pool:
             yield pool
         return

@@ -1,5 +1,7 @@
 """Scorers: ragas metrics, retrieval rank metrics, safety checks; per-sample pass/fail."""
 
+# The score contract lives with the shared records; re-exported for scorer plugins.
+from workbench.records import NA, MetricInfo, MetricKind, Score, ScoreSource
 from workbench.scoring._registry import (
     ScoreItem,
     Scorer,
@@ -12,13 +14,11 @@ from workbench.scoring._registry import (
 from workbench.scoring._run import (
     Scored,
     build_items,
-    holds,
-    parse_rule,
+    check_scoring,
     score_items,
     score_run,
     warm_up,
 )
-from workbench.scoring._types import NA, MetricInfo, MetricKind, Score, ScoreSource
 
 __all__ = [
     "NA",
@@ -32,8 +32,7 @@ __all__ = [
     "ScorerDef",
     "ScoringContext",
     "build_items",
-    "holds",
-    "parse_rule",
+    "check_scoring",
     "registry",
     "score_items",
     "score_run",

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import math
 
+from workbench.records import NA, MetricInfo, Score
 from workbench.scoring._rank import rank_scores
 from workbench.scoring._registry import ScoreItem, ScoringContext, scorer
 from workbench.scoring._safety import Finding, declines, injection_findings, pii_leaks
-from workbench.scoring._types import NA, MetricInfo, Score
 
 RANK_METRICS = (
     MetricInfo("hit_at_k", True, "binary", description="A reference document is in the top k."),

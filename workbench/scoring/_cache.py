@@ -1,4 +1,5 @@
-"""A content-hash cache of deterministic scores (sqlite, WAL, next to the call cache).
+"""A content-hash cache of deterministic scores (``<cache dir>/scores.sqlite``, a
+:class:`workbench._kvstore.KVStore` next to the call cache).
 
 An unchanged rerun answers every call from the call cache; without this cache it would
 still import ragas and score every answer again, which was most of its time
@@ -18,15 +19,14 @@ import importlib.metadata
 import inspect
 import json
 import math
-import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
+from workbench._kvstore import KVStore
+from workbench.records import Score
 from workbench.scoring._registry import ScoreItem, ScorerDef
-from workbench.scoring._types import Score
 
-_SCHEMA = "CREATE TABLE IF NOT EXISTS scores (key TEXT PRIMARY KEY, scores TEXT NOT NULL)"
 _PACKAGES = (
     "workbench",
     "ragas",
@@ -94,7 +94,7 @@ def _encode(scores: Sequence[Score]) -> str:
     )
 
 
-def _decode(text: str) -> list[Score]:
+def _decode(text: str | bytes) -> list[Score]:
     return [
         Score(name=n, value=math.nan if v is None else float(v), reason=r, source=src)
         for n, v, r, src in json.loads(text)
@@ -102,48 +102,28 @@ def _decode(text: str) -> list[Score]:
 
 
 class ScoreCache:
-    """``get`` the scores already computed for these keys, ``put`` new ones."""
+    """``get`` the scores already computed for these keys, ``put`` new ones. A broken file
+    raises a ``WorkbenchError`` naming it."""
 
     def __init__(self, path: Path):
         self.path = path
-
-    @contextlib.contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(self.path), timeout=30)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(_SCHEMA)
-            yield conn
-        finally:
-            conn.close()
+        self._store = KVStore(path, "scores")
 
     def get(self, keys: Sequence[str]) -> dict[str, list[Score]]:
         found: dict[str, list[Score]] = {}
-        wanted = list(dict.fromkeys(keys))
-        with self._db() as conn:
-            for start in range(0, len(wanted), 500):
-                part = wanted[start : start + 500]
-                marks = ",".join("?" * len(part))
-                rows = conn.execute(f"SELECT key, scores FROM scores WHERE key IN ({marks})", part)
-                for key, text in rows:
-                    with contextlib.suppress(ValueError, TypeError):
-                        found[key] = _decode(text)
+        for key, text in self._store.get_many(keys).items():
+            with contextlib.suppress(ValueError, TypeError):
+                found[key] = _decode(text)
         return found
 
     def put(self, entries: dict[str, Sequence[Score]]) -> None:
         """Store scores that are verdicts: a NaN that is not "does not apply" may be a
         passing failure (a timeout, a locked file), so that item is scored again next time."""
-        rows = [
+        self._store.put_many(
             (key, _encode(scores))
             for key, scores in entries.items()
             if all(s.scored or not s.applicable for s in scores)
-        ]
-        if not rows:
-            return
-        with self._db() as conn:
-            conn.executemany("INSERT OR REPLACE INTO scores (key, scores) VALUES (?, ?)", rows)
-            conn.commit()
+        )
 
 
 def scorer_key_or_none(definition: ScorerDef) -> str | None:

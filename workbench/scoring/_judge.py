@@ -17,12 +17,15 @@ import asyncio
 import copy
 import json
 import math
-from collections.abc import Sequence
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
+from workbench import _paths
 from workbench.errors import ConfigError
+from workbench.models import CallCache, Generation, Message, build_model, call_key
+from workbench.records import NA, MetricInfo, Score
 from workbench.scoring._registry import ScoreItem, ScoringContext, scorer
-from workbench.scoring._types import NA, MetricInfo, Score
+from workbench.spec import ExperimentSpec, GenerationParams, JudgeSpec, resolve_model
 
 M = TypeVar("M")
 
@@ -95,14 +98,27 @@ def tighten_schema(
     return visit(schema)
 
 
-def build_judge(spec: Any, *, where: str = "<spec>") -> Any:
-    """The ragas LLM for ``spec.judge`` (a workbench model, resolved like a grid model)."""
-    from workbench import _paths
-    from workbench.models import build_model
-    from workbench.runner._cache import CallCache
-    from workbench.spec import resolve_model
+class StructuredModel(Protocol):
+    """A judge model: a provider whose ``generate`` also takes a JSON ``response_format``
+    (the llama.cpp and OpenAI-compatible providers do; it is compiled to a grammar)."""
 
+    label: str
+
+    def identity(self) -> Mapping[str, Any]: ...
+
+    def generate(
+        self,
+        messages: Sequence[Message],
+        config: GenerationParams,
+        *,
+        response_format: Mapping[str, Any] | None = None,
+    ) -> Generation: ...
+
+
+def build_judge(spec: ExperimentSpec, *, where: str = "<spec>") -> Any:
+    """The ragas LLM for ``spec.judge`` (a workbench model, resolved like a grid model)."""
     judge_spec = spec.judge
+    assert judge_spec is not None, "build_judge needs a spec with a judge"
     model_spec = resolve_model(judge_spec.model, spec, field="judge.model", where=where)
     try:
         model = build_model(model_spec, usd_per_hour=spec.pricing.local_usd_per_hour)
@@ -113,13 +129,11 @@ def build_judge(spec: Any, *, where: str = "<spec>") -> Any:
     return make_judge_llm(model, judge_spec, cache=cache, seed=spec.execution.seed)
 
 
-def make_judge_llm(model: Any, judge_spec: Any, *, cache: Any = None, seed: int = 0) -> Any:
+def make_judge_llm(
+    model: StructuredModel, judge_spec: JudgeSpec, *, cache: CallCache | None = None, seed: int = 0
+) -> Any:
     from pydantic import BaseModel, ValidationError
     from ragas.llms.base import InstructorBaseRagasLLM
-
-    from workbench.models import Message
-    from workbench.runner._cache import call_key
-    from workbench.spec import GenerationParams
 
     params = GenerationParams(temperature=0.0, max_tokens=judge_spec.max_tokens, seed=seed, stop=())
 

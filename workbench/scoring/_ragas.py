@@ -14,8 +14,8 @@ import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
+from workbench.records import NA, MetricInfo, Score
 from workbench.scoring._registry import ScoreItem, ScoringContext, scorer
-from workbench.scoring._types import NA, MetricInfo, Score
 
 T = TypeVar("T")
 

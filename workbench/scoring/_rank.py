@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from workbench.scoring._types import NA, Score
+from workbench.records import NA, Score
 
 
 def dedupe(doc_ids: Sequence[str]) -> list[str]:

@@ -1,4 +1,4 @@
-"""The scorer registry: ``@scorer`` factories, looked up by name with "did you mean".
+"""Scorers by name: ``@scorer`` factories in the one plugin registry, with "did you mean".
 
 A scorer turns one :class:`ScoreItem` into scores for the metrics it declares; a scorer
 that is faster in bulk (embeddings, a judge) also offers ``batch``. Scorers never log,
@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from workbench.errors import ConfigError, did_you_mean
-from workbench.scoring._types import MetricInfo, Score
+from workbench.errors import ConfigError
+from workbench.plugins import SCORER_ATTR, SCORERS
+from workbench.records import MetricInfo, Score
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,6 @@ class ScorerDef:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-_REGISTRY: dict[str, ScorerDef] = {}
-
-
 def scorer(
     name: str,
     *,
@@ -76,21 +74,41 @@ def scorer(
     needs: Sequence[str] = (),
     default: bool = True,
 ) -> Callable[[Callable[..., Scorer]], Callable[..., Scorer]]:
-    """Register a scorer factory: ``@scorer("rouge_l", metrics=[MetricInfo("rouge_l")])``."""
+    """Register a scorer factory: ``@scorer("rouge_l", metrics=[MetricInfo("rouge_l")])``.
+
+    The definition goes into :data:`workbench.plugins.SCORERS`, the registry providers and
+    retrievers use too; the factory is returned unchanged, its definition attached (so an
+    entry point may name the factory).
+    """
 
     def register(factory: Callable[..., Scorer]) -> Callable[..., Scorer]:
-        _REGISTRY[name] = ScorerDef(name, tuple(metrics), factory, tuple(needs), default)
+        made = ScorerDef(name, tuple(metrics), factory, tuple(needs), default)
+        setattr(factory, SCORER_ATTR, made)
+        SCORERS.register(name, made)
         return factory
 
     return register
 
 
-def registry() -> dict[str, ScorerDef]:
-    from workbench._plugins import load_plugins
-    from workbench.scoring import _builtin  # noqa: F401  (registers the built-in scorers)
+def definition(name: str) -> ScorerDef:
+    """The scorer registered as ``name``; an unknown name is a ConfigError with "did you mean"."""
+    found = SCORERS.get(name)
+    if not isinstance(found, ScorerDef):
+        raise ConfigError(
+            f"scorer '{name}' is a {type(found).__name__}, not a @scorer factory",
+            hint="decorate the factory with workbench.scoring.scorer(...)",
+        )
+    if found.name != name:
+        raise ConfigError(
+            f"scorer plugin '{name}' defines a scorer named '{found.name}'",
+            hint="use the @scorer name as the entry point's name",
+        )
+    return found
 
-    load_plugins()
-    return dict(_REGISTRY)
+
+def registry() -> dict[str, ScorerDef]:
+    """Every scorer, loaded (built-ins first, in their declared order)."""
+    return {name: definition(name) for name in SCORERS}
 
 
 def select(
@@ -101,20 +119,20 @@ def select(
     where: str = "scorers",
 ) -> list[ScorerDef]:
     """The scorers to run: the named ones, or every default one plus the judge's metrics."""
-    known = registry()
     if names is None:
+        known = registry()
         chosen = [d for d in known.values() if d.default and "judge" not in d.needs]
         return chosen + [known[m] for m in judge_metrics if judge and m in known]
     chosen = []
     for i, name in enumerate(names):
-        if name not in known:
-            hint = did_you_mean(name, known) or f"known: {', '.join(sorted(known))}"
-            raise ConfigError(f"{where}[{i}]: unknown scorer '{name}'", hint=hint)
-        if "judge" in known[name].needs and not judge:
+        if name not in SCORERS:
+            raise ConfigError(f"{where}[{i}]: unknown scorer '{name}'", hint=SCORERS.hint(name))
+        found = definition(name)
+        if "judge" in found.needs and not judge:
             raise ConfigError(
                 f"{where}[{i}]: scorer '{name}' needs a judge model", hint="add a judge: section"
             )
-        chosen.append(known[name])
+        chosen.append(found)
     return chosen
 
 

@@ -8,27 +8,27 @@ from __future__ import annotations
 
 import contextlib
 import math
-import operator
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ConfigError, did_you_mean
-from workbench.scoring._registry import ScoreItem, ScoringContext, select, unscored_all
-from workbench.scoring._types import MetricInfo, Score
+from workbench.records import MetricInfo, Score
+from workbench.scoring._registry import (
+    ScoreItem,
+    ScorerDef,
+    ScoringContext,
+    select,
+    unscored_all,
+)
+from workbench.spec import ExperimentSpec, holds, resolve_model
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from workbench.runner._execute import SampleRecord
-    from workbench.runner._grid import Plan
-    from workbench.runner._progress import ProgressSink
+    from workbench.records import Plan, ProgressSink, SampleRecord
     from workbench.scoring._cache import ScoreCache
-
-_OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
-_RULE = re.compile(r"^\s*(>=|<=|>|<|==)\s*(-?\d+(?:\.\d+)?)\s*$")
 
 
 @dataclass
@@ -38,18 +38,6 @@ class Scored:
     metrics: list[MetricInfo]
     scores: pd.DataFrame
     """Long form: variant_id, sample_id, metric, value, reason, source (one row per score)."""
-
-
-def parse_rule(rule: str) -> tuple[str, float]:
-    m = _RULE.match(rule)
-    if not m:
-        raise ConfigError(f"bad threshold '{rule}'", hint="write it like '>= 0.7'")
-    return m.group(1), float(m.group(2))
-
-
-def holds(value: float, rule: str) -> bool:
-    op, bound = parse_rule(rule)
-    return not math.isnan(value) and bool(_OPS[op](value, bound))
 
 
 def build_items(plan: Plan, records: Sequence[SampleRecord]) -> list[ScoreItem]:
@@ -154,13 +142,13 @@ def _apply(sc: Any, items: Sequence[ScoreItem], progress: ProgressSink | None) -
     return results
 
 
-def _selected(spec: Any) -> list[Any]:
+def _selected(spec: ExperimentSpec) -> list[ScorerDef]:
     """The scorer definitions the spec runs (judge ones only with a judge)."""
     judge_metrics = spec.judge.metrics if spec.judge is not None else ()
     return list(select(spec.scorers, judge=spec.judge is not None, judge_metrics=judge_metrics))
 
 
-def warm_up(spec: Any) -> threading.Thread:
+def warm_up(spec: ExperimentSpec) -> threading.Thread:
     """Import and load what the code scorers need (ragas, rouge-score, sacrebleu, MiniLM),
     in a background thread, by scoring one throwaway item with each.
 
@@ -197,7 +185,7 @@ def warm_up(spec: Any) -> threading.Thread:
     return thread
 
 
-def check_scoring(spec: Any, *, where: str) -> None:
+def check_scoring(spec: ExperimentSpec, *, where: str) -> None:
     """Scorers, thresholds and the judge's model reference, checked before any model runs
     (a typo must not surface after an hour of generation)."""
     try:
@@ -212,8 +200,6 @@ def check_scoring(spec: Any, *, where: str) -> None:
                 f"thresholds.{metric}: not a metric of this run", where=where, hint=hint
             )
     if spec.judge is not None:
-        from workbench.spec import resolve_model
-
         resolve_model(spec.judge.model, spec, field="judge.model", where=where)
 
 

@@ -9,23 +9,29 @@ temperature 0 it answers as the variant did in its run.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
+from workbench.data import Corpus, Sample
 from workbench.errors import ModelCallError, NotFoundError
-from workbench.promotion._bundle import Bundle, load_bundle, materialize
+from workbench.models import Generation, Message
+from workbench.promotion import Bundle, load_bundle, materialize
+from workbench.records import CallTask, Retrieval, Variant
+from workbench.retrievers import BatchRetriever, Passage, build_retriever
+from workbench.runner import render, run_call
 
 
 class ChampionPipeline:
     """retrieve -> render the prompt -> generate, exactly as in the variant's run."""
 
-    def __init__(self, experiment: str, version: str, bundle: Bundle, variant: Any, corpus: Any):
+    def __init__(
+        self, experiment: str, version: str, bundle: Bundle, variant: Variant, corpus: Corpus | None
+    ):
         self.experiment = experiment
         self.version = version
         self.bundle = bundle
         self.variant = variant
-        """The rebuilt :class:`workbench.runner.Variant` (its id equals the logged one)."""
+        """The rebuilt :class:`workbench.records.Variant` (its id equals the logged one)."""
         self.corpus = corpus
-        self._retriever: Any = None
+        self._retriever: BatchRetriever | None = None
 
     def __repr__(self) -> str:
         return (
@@ -34,35 +40,27 @@ class ChampionPipeline:
         )
 
     @property
-    def retriever(self) -> Any:
+    def retriever(self) -> BatchRetriever:
         if self._retriever is None:
-            from workbench.retrievers import build_retriever
-
             self._retriever = build_retriever(self.variant.retriever, self.corpus)
         return self._retriever
 
-    def retrieve_many(self, questions: Sequence[str]) -> list[list[Any]]:
+    def retrieve_many(self, questions: Sequence[str]) -> list[list[Passage]]:
         """Passages for each question (the run retrieved the same way, in one batch)."""
         return self.retriever.retrieve_many(list(questions), k=self.variant.retriever.k)
 
-    def retrieve(self, question: str) -> list[Any]:
+    def retrieve(self, question: str) -> list[Passage]:
         return self.retrieve_many([question])[0]
 
-    def messages(self, question: str, passages: Sequence[Any] | None = None) -> list[Any]:
+    def messages(self, question: str, passages: Sequence[Passage] | None = None) -> list[Message]:
         """The rendered prompt (the runner's rendering) for ``question``."""
-        from workbench.data import Sample
-        from workbench.runner import Retrieval
-        from workbench.runner._execute import render
-
         if passages is None:
             passages = self.retrieve(question)
         sample = Sample(id="question", question=question, reference="")
         return list(render(self.variant.prompt, sample, Retrieval(tuple(passages), 0.0, 0.0)))
 
-    def generate(self, question: str, passages: Sequence[Any] | None = None) -> Any:
+    def generate(self, question: str, passages: Sequence[Passage] | None = None) -> Generation:
         """The full :class:`workbench.models.Generation` (text, usage, latency, cost, error)."""
-        from workbench.runner import CallTask, run_call
-
         task = CallTask(
             model=self.variant.model,
             usd_per_hour=self.bundle.usd_per_hour,

@@ -5,8 +5,6 @@ from workbench.spec._load import (
     SpecSource,
     apply_overrides,
     load_spec,
-    resolve_model,
-    resolve_retriever,
     write_schema,
 )
 from workbench.spec._models import (
@@ -26,10 +24,14 @@ from workbench.spec._models import (
     PricingSpec,
     RetrieverSpec,
 )
+from workbench.spec._resolve import resolve_model, resolve_retriever
+from workbench.spec._rules import OPS as RULE_OPS
+from workbench.spec._rules import holds, parse_rule
 
 __all__ = [
     "JUDGE_METRICS",
     "RETRIEVER_TYPES",
+    "RULE_OPS",
     "SCHEMA_PATH",
     "ColumnMap",
     "CorpusSpec",
@@ -46,7 +48,9 @@ __all__ = [
     "RetrieverSpec",
     "SpecSource",
     "apply_overrides",
+    "holds",
     "load_spec",
+    "parse_rule",
     "resolve_model",
     "resolve_retriever",
     "write_schema",

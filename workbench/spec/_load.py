@@ -17,12 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from workbench import _paths
 from workbench.errors import ConfigError, did_you_mean
-from workbench.spec._models import (
-    RETRIEVER_TYPES,
-    ExperimentSpec,
-    ModelSpec,
-    RetrieverSpec,
-)
+from workbench.spec._models import ExperimentSpec, ModelSpec
 
 SCHEMA_PATH = Path(__file__).with_name("experiment.schema.json")
 _UNION_TAGS = {"str", "ModelSpec", "RetrieverSpec", "list[any]", "int", "float", "bool"}
@@ -226,65 +221,6 @@ def plain(data: Any, *, where: str) -> Any:
         return text(str(value), path)
 
     return copy(data, "", 0, frozenset())
-
-
-def resolve_model(
-    ref: str | ModelSpec, spec: ExperimentSpec, *, field: str, where: str
-) -> ModelSpec:
-    """Expand ``provider:model`` short forms and names defined under ``models:``."""
-    if isinstance(ref, ModelSpec):
-        return ref
-    if ref in spec.models:
-        named = spec.models[ref]
-        return named if named.name else named.model_copy(update={"name": ref})
-    provider, sep, model = ref.partition(":")
-    if not sep:
-        hint = did_you_mean(ref, spec.models)
-        raise ConfigError(
-            f"{field}: unknown model '{ref}'",
-            where=where,
-            hint=hint
-            or "write provider:model (e.g. llama_cpp:smollm2-135m) or define it under models:",
-        )
-    from workbench.models._registry import providers
-
-    if provider not in providers():
-        hint = did_you_mean(provider, providers())
-        raise ConfigError(
-            f"{field}: unknown model provider '{provider}'",
-            where=where,
-            hint=hint or f"known providers: {', '.join(providers())}",
-        )
-    if provider == "openai":
-        return ModelSpec(provider="openai", model=model, api_key_env="OPENAI_API_KEY")
-    return ModelSpec(provider=provider, model=model)
-
-
-def resolve_retriever(
-    ref: str | RetrieverSpec, spec: ExperimentSpec, *, field: str, where: str
-) -> RetrieverSpec:
-    """Expand a retriever type (``bm25``) or a name defined under ``retrievers:``."""
-    if isinstance(ref, RetrieverSpec):
-        resolved = ref
-    elif ref in spec.retrievers:
-        named = spec.retrievers[ref]
-        resolved = named if named.name else named.model_copy(update={"name": ref})
-    elif ref in RETRIEVER_TYPES:
-        resolved = RetrieverSpec(type=ref)
-    else:
-        hint = did_you_mean(ref, [*spec.retrievers, *RETRIEVER_TYPES])
-        raise ConfigError(
-            f"{field}: unknown retriever '{ref}'",
-            where=where,
-            hint=hint or f"known: {', '.join(RETRIEVER_TYPES)}, or define it under retrievers:",
-        )
-    if resolved.type != "none" and spec.corpus is None:
-        raise ConfigError(
-            f"{field}: retriever '{resolved.label}' needs documents to search",
-            where=where,
-            hint="add a corpus: section (path: corpora/<folder>)",
-        )
-    return resolved
 
 
 def write_schema(path: Path = SCHEMA_PATH) -> Path:

@@ -14,7 +14,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from workbench.plugins import PROVIDERS, RETRIEVERS
+
 RETRIEVER_TYPES = ("none", "bm25", "dense", "hybrid")
+"""The built-in retriever types; plugins add more (``workbench.plugins.RETRIEVERS``)."""
 
 
 class _Strict(BaseModel):
@@ -98,17 +101,8 @@ class ModelSpec(_Strict):
     @field_validator("provider")
     @classmethod
     def _known_provider(cls, value: str) -> str:
-        from workbench.errors import did_you_mean
-        from workbench.models._registry import providers
-
-        known = providers()
-        if value not in known:
-            hint = did_you_mean(value, known)
-            raise ValueError(
-                f"unknown model provider '{value}'"
-                + (f" ({hint})" if hint else "")
-                + f"; known: {', '.join(known)}"
-            )
+        if value not in PROVIDERS:
+            raise ValueError(str(PROVIDERS.unknown(value)))
         return value
 
     @model_validator(mode="after")
@@ -143,15 +137,8 @@ class RetrieverSpec(_Strict):
     @field_validator("type")
     @classmethod
     def _known_type(cls, value: str) -> str:
-        if value not in RETRIEVER_TYPES:
-            from workbench.errors import did_you_mean
-
-            hint = did_you_mean(value, RETRIEVER_TYPES)
-            raise ValueError(
-                f"unknown retriever '{value}'"
-                + (f" ({hint})" if hint else "")
-                + f"; known: {', '.join(RETRIEVER_TYPES)}"
-            )
+        if value not in RETRIEVERS:
+            raise ValueError(str(RETRIEVERS.unknown(value)))
         return value
 
     @model_validator(mode="after")

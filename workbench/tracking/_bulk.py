@@ -1,4 +1,5 @@
-"""Write many finished traces to a SQL tracking store in one transaction per chunk.
+"""The fast path for traces: many finished traces written to a SQL tracking store with
+one transaction per chunk, behind MLflow's own calls and used only where verified.
 
 MLflow's store writes one trace per transaction through its ORM (``start_trace``:
 ~20 ms a trace with its tags and assessments, measured) and then the spans
@@ -7,35 +8,127 @@ MLflow would write, for a whole chunk, with one multi-row INSERT per table:
 trace_info, trace_tags, trace_request_metadata, assessments, spans (see
 docs/benchmarks.md, "Logging and reading", for the before/after figures).
 
+Used only where :func:`verified` says so, which ``_traces.write_drafts`` asks before
+anything else: a SQL store whose schema is the one this writer was checked against (the
+tables' columns and the MLflow helpers it calls, verified once per process at first use),
+else MLflow's own calls are taken. Within a verified store, each span shape is checked
+once more against MLflow's own translation (``stored_span_dict``).
+
 The trace rows are built with MLflow's own helpers and ORM classes; spans and
-assessments from plain data, the spans checked against MLflow's own conversion once per
-shape (``stored_span_dict``). They match what ``store.start_trace`` + ``store.log_spans``
-produce (tests/scale/test_bulk_traces.py compares the two row by row). A chunk is atomic: a trace is either stored whole or not
-at all, which is what resume relies on. Any error from MLflow internals that moved
-(``ImportError``, ``AttributeError``, ``TypeError``) or from a trace that already exists
-(``IntegrityError``, which the session raises as an ``MlflowException``) makes the
-caller fall back to the store's public calls.
+assessments from plain data. They match what ``store.start_trace`` + ``store.log_spans``
+produce (tests/scale/test_bulk_traces.py compares the two row by row). A chunk is
+atomic: a trace is either stored whole or not at all, which is what resume relies on.
+Any error from MLflow internals that moved (:data:`BULK_ERRORS`) or from a trace that
+already exists (``IntegrityError``, which the session raises as an ``MlflowException``)
+makes the caller fall back to the store's own calls.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from workbench.tracking._store import is_sql_store
+
 if TYPE_CHECKING:
-    from workbench.tracking._traces import Score, SpanDraft
+    from mlflow.entities import TraceInfo
+
+    from workbench.tracking._span_draft import SpanDraft
+    from workbench.tracking._trace_draft import AssessmentDraft
 
 BULK_ERRORS: tuple[type[BaseException], ...] = (ImportError, AttributeError, TypeError, KeyError)
 
+VERIFIED_COLUMNS: dict[str, frozenset[str]] = {
+    "trace_info": frozenset(
+        {
+            "cache_creation_input_tokens", "cache_creation_input_tokens_above_1hr",
+            "cache_read_input_tokens", "client_request_id", "db_payload_generation",
+            "execution_time_ms", "experiment_id", "input_cost", "input_tokens",
+            "output_cost", "output_tokens", "request_id", "request_preview",
+            "response_preview", "session_id", "status", "timestamp_ms", "total_cost",
+            "total_tokens", "trace_name",
+        }
+    ),
+    "trace_tags": frozenset({"key", "request_id", "value"}),
+    "trace_request_metadata": frozenset({"key", "request_id", "value"}),
+    "assessments": frozenset(
+        {
+            "aggregate_value", "assessment_id", "assessment_metadata", "assessment_type",
+            "created_timestamp", "error", "experiment_id", "is_numeric_value",
+            "last_updated_timestamp", "name", "overrides", "rationale", "run_id",
+            "source_id", "source_type", "span_id", "trace_id", "trace_timestamp_ms",
+            "valid", "value",
+        }
+    ),
+    "spans": frozenset(
+        {
+            "content", "duration_ns", "end_time_unix_nano", "experiment_id", "input_cost",
+            "model_name", "model_provider", "name", "output_cost", "parent_span_id",
+            "span_id", "start_time_unix_nano", "status", "total_cost", "trace_id", "type",
+        }
+    ),
+}  # fmt: skip
+"""Every column of the tables this writer fills, as in MLflow 3.17, where the equivalence
+tests (tests/scale/test_bulk_traces.py) compare its rows with MLflow's own. A column
+MLflow adds or drops is one whose value this writer would not know: then MLflow's calls."""
 
-def supported(store: Any) -> bool:
-    """A SQLAlchemy tracking store (sqlite, PostgreSQL, MySQL) of a known shape."""
-    try:
-        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-    except ImportError:
+_STORE_HELPERS = (
+    "PROMOTED_TRACE_METADATA_KEYS", "MSSQL", "RollupFamily", "SpanAttributeKey",
+    "SpansLocation", "TraceJSONEncoder", "_try_parse_json_string",
+    "analytics_columns_from_metadata", "bounded_model_dimension",
+    "enqueue_rollup_rebuild_partitions", "finite_float_or_none", "validate_trace_name",
+)  # fmt: skip
+"""What this writer calls in ``mlflow.store.tracking.sqlalchemy_store``."""
+_STORE_METHODS = (
+    "ManagedSessionMaker", "_check_experiment_is_active", "_get_trace_artifact_location_tag",
+)  # fmt: skip
+
+
+def verified(store: Any) -> bool:
+    """Whether this writer may write to ``store``: a SQL store of the schema it was
+    verified against (:func:`schema_problem`). Otherwise MLflow's own calls write."""
+    if not is_sql_store(store) or not all(hasattr(store, m) for m in _STORE_METHODS):
         return False
-    return isinstance(store, SqlAlchemyStore) and hasattr(store, "ManagedSessionMaker")
+    return schema_problem() is None
+
+
+@functools.cache
+def schema_problem() -> str | None:
+    """Why MLflow's SQL schema or helpers are not those this writer was verified against
+    (None: they are). Checked once per process; a problem is logged once."""
+    problem = _find_schema_problem()
+    if problem is not None:
+        logging.getLogger(__name__).info("bulk trace writer off, MLflow's calls used: %s", problem)
+    return problem
+
+
+def _find_schema_problem() -> str | None:
+    try:
+        from mlflow.store.tracking import sqlalchemy_store as ss
+        from mlflow.store.tracking.dbmodels import models
+    except ImportError as exc:
+        return f"MLflow's SQL store cannot be imported ({exc})"
+    missing = [name for name in _STORE_HELPERS if not hasattr(ss, name)]
+    missing += [name for name in ("assessment_aggregate",) if not hasattr(models, name)]
+    if missing:
+        return f"MLflow no longer has {', '.join(missing)}"
+    for model in (
+        models.SqlTraceInfo,
+        models.SqlTraceTag,
+        models.SqlTraceMetadata,
+        models.SqlAssessments,
+        models.SqlSpan,
+    ):
+        table = model.__table__
+        columns = {column.name for column in table.columns}
+        expected = VERIFIED_COLUMNS.get(table.name)
+        if columns != expected:
+            changed = sorted(columns ^ (expected or frozenset()))
+            return f"table {table.name} changed columns: {', '.join(changed)}"
+    return None
 
 
 def _columns(obj: Any) -> dict[str, Any]:
@@ -95,7 +188,7 @@ def _structure(value: Any) -> Any:
     return type(value).__name__
 
 
-def _span_row(store: Any, span: Any, experiment_id: int) -> dict[str, Any]:
+def _span_row(store: Any, span: SpanDraft, experiment_id: int) -> dict[str, Any]:
     """The ``spans`` row ``log_spans`` writes for one span (no cost/usage attributes here)."""
     from mlflow.store.tracking import sqlalchemy_store as ss
 
@@ -132,7 +225,7 @@ def _span_row(store: Any, span: Any, experiment_id: int) -> dict[str, Any]:
 
 
 def _assessment_row(
-    score: Score, trace_id: str, experiment_id: int, trace_time_ms: int, now: int
+    score: AssessmentDraft, trace_id: str, experiment_id: int, trace_time_ms: int, now: int
 ) -> dict[str, Any]:
     """The ``assessments`` row ``SqlAssessments.from_mlflow_entity`` makes of the feedback
     entity of ``score`` (built as a dict: an entity and an ORM instance per assessment cost
@@ -169,7 +262,9 @@ def _assessment_row(
 
 
 def write_traces(
-    store: Any, exp_id: str, items: Sequence[tuple[Any, list[SpanDraft], list[Score]]]
+    store: Any,
+    exp_id: str,
+    items: Sequence[tuple[TraceInfo, list[SpanDraft], list[AssessmentDraft]]],
 ) -> None:
     """Insert ``(TraceInfo, spans, scores)`` (new traces only) in one transaction."""
     from mlflow.store.tracking import sqlalchemy_store as ss

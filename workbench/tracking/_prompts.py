@@ -1,4 +1,5 @@
-"""Every prompt version a run uses is registered in the MLflow Prompt Registry once.
+"""The MLflow Prompt Registry: every prompt version a run uses is registered once, and
+the ``production`` alias points at the champion's prompt.
 
 The registry numbers versions itself (1, 2, 3 ...); the workbench's own version and the
 template's content hash are tags, so identical content is never registered twice and a
@@ -7,12 +8,20 @@ run links to the exact text it used.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from workbench.prompts import PromptTemplate
+from workbench.errors import NotFoundError
+from workbench.tracking._store import delete_unless_missing, process_client, unless_missing
+
+if TYPE_CHECKING:
+    from mlflow.entities.model_registry import PromptVersion
+
+    from workbench.prompts import PromptTemplate
 
 TAG_VERSION = "workbench.version"
 TAG_HASH = "workbench.content_hash"
+PRODUCTION = "production"
 
 
 def registry_name(prompt: PromptTemplate, experiment: str) -> str:
@@ -20,7 +29,7 @@ def registry_name(prompt: PromptTemplate, experiment: str) -> str:
     return f"{experiment}.{prompt.name}"
 
 
-def find_version(client: Any, name: str, content_hash: str) -> Any | None:
+def find_version(client: Any, name: str, content_hash: str) -> PromptVersion | None:
     from mlflow.exceptions import MlflowException
 
     try:
@@ -33,7 +42,7 @@ def find_version(client: Any, name: str, content_hash: str) -> Any | None:
     return None
 
 
-def register_prompt(client: Any, prompt: PromptTemplate, experiment: str) -> Any:
+def register_prompt(client: Any, prompt: PromptTemplate, experiment: str) -> PromptVersion:
     """The registry version holding exactly this template (registered if new)."""
     name = registry_name(prompt, experiment)
     existing = find_version(client, name, prompt.content_hash)
@@ -51,5 +60,55 @@ def register_prompt(client: Any, prompt: PromptTemplate, experiment: str) -> Any
     )
 
 
-def prompt_uri(version: Any) -> str:
+def prompt_uri(version: PromptVersion) -> str:
     return f"prompts:/{version.name}/{version.version}"
+
+
+# --------------------------------------------------------------------------- aliases
+
+
+@dataclass(frozen=True)
+class PromptInfo:
+    """One version of a registered prompt, as the promotion service sees it."""
+
+    name: str
+    version: str
+    template: Any
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def uri(self) -> str:
+        return f"prompts:/{self.name}/{self.version}"
+
+
+def prompt_alias(name: str, alias: str = PRODUCTION, uri: str | None = None) -> str | None:
+    """The prompt version ``alias`` points at (None when the alias is not set)."""
+    mlflow_client = process_client(uri)
+    found = unless_missing(
+        lambda: mlflow_client.get_prompt_version_by_alias(name, alias),
+        f"reading prompt alias {name}@{alias}",
+    )
+    return None if found is None else str(found.version)
+
+
+def set_prompt_alias(name: str, alias: str, number: str | None, uri: str | None = None) -> None:
+    """Point prompt alias ``alias`` at version ``number`` (None removes it)."""
+    mlflow_client = process_client(uri)
+    if number is None:
+        delete_unless_missing(lambda: mlflow_client.delete_prompt_alias(name, alias))
+    else:
+        mlflow_client.set_prompt_alias(name, alias, int(number))
+
+
+def prompt_version(name: str, number: str | int, uri: str | None = None) -> PromptInfo:
+    """One prompt version; NotFoundError when the registry has none of that number."""
+    mlflow_client = process_client(uri)
+    try:
+        pv = mlflow_client.get_prompt_version(name, str(number))
+    except Exception as exc:
+        raise NotFoundError(f"the Prompt Registry has no prompt {name} version {number}") from exc
+    if pv is None:
+        raise NotFoundError(f"the Prompt Registry has no prompt {name} version {number}")
+    return PromptInfo(
+        name=pv.name, version=str(pv.version), template=pv.template, tags=dict(pv.tags or {})
+    )

@@ -12,14 +12,16 @@ import os
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from workbench import _paths
 from workbench.errors import TrackingError
+
+T = TypeVar("T")
 
 _READY: set[str] = set()
 _READY_LOCK = threading.Lock()
@@ -44,7 +46,7 @@ def artifact_root(uri: str) -> str | None:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
+def file_lock(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -74,7 +76,7 @@ def ensure_store(uri: str | None = None) -> str:
 def _init_sqlite(uri: str, path: Path) -> None:
     # A race on a brand-new sqlite file corrupts it: one process creates the schema under a
     # file lock, everyone else waits, then WAL mode (2.5x faster logging) is switched on.
-    with _file_lock(path.with_name(path.name + ".init.lock")):
+    with file_lock(path.with_name(path.name + ".init.lock")):
         if not path.exists():
             _new_sqlite(path)
         _init_database(uri)
@@ -194,6 +196,61 @@ def client(uri: str) -> Any:
 
 def get_client(uri: str | None = None) -> Any:
     return client(ensure_store(uri))
+
+
+def process_client(uri: str | None = None) -> Any:
+    """The client of a ready store that the process's fluent API points at too (registering
+    ``models:/<id>`` and logging feedback resolve the store through the global client)."""
+    uri = ensure_store(uri)
+    set_process_uri(uri)
+    return client(uri)
+
+
+def is_missing(exc: Exception) -> bool:
+    """Whether an MLflow error says the thing asked for does not exist."""
+    code = getattr(exc, "error_code", "")
+    return code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE") or "not found" in str(exc)
+
+
+def unless_missing(call: Callable[[], T], what: str) -> T | None:
+    """``call()``, or None where MLflow says the thing asked for does not exist; any other
+    MLflow error raised as a TrackingError saying that ``what`` failed."""
+    try:
+        return call()
+    except Exception as exc:
+        if is_missing(exc):
+            return None
+        raise failed(exc, what) from exc
+
+
+def delete_unless_missing(call: Callable[[], object]) -> None:
+    """Run a deleting ``call``; a thing already gone is no error."""
+    try:
+        call()
+    except Exception as exc:
+        if not is_missing(exc):
+            raise
+
+
+def failed(exc: Exception, what: str) -> TrackingError:
+    """An MLflow error as a TrackingError saying what failed, in one line."""
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return TrackingError(f"{what} failed: {type(exc).__name__}: {first}")
+
+
+def store_of(mlflow_client: Any) -> Any | None:
+    """The tracking store behind an ``MlflowClient`` (None where the client hides it)."""
+    return getattr(getattr(mlflow_client, "_tracking_client", None), "store", None)
+
+
+def is_sql_store(store: Any) -> bool:
+    """A SQLAlchemy tracking store (sqlite, PostgreSQL, MySQL): a database this process
+    writes itself, rather than a server."""
+    try:
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+    except ImportError:
+        return False
+    return isinstance(store, SqlAlchemyStore)
 
 
 def experiment_id(name: str, uri: str | None = None, *, create: bool = True) -> str | None:

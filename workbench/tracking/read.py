@@ -15,23 +15,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import NotFoundError, did_you_mean
-from workbench.tracking._log import (
-    LEADERBOARD,
-    PARENT_TAG,
-    TABLE,
-    TAG_COMPLETE,
-    TAG_ROLE,
-    TAG_VARIANT,
-)
-from workbench.tracking._store import client, ensure_store, set_process_uri
+from workbench.records import MetricInfo
+from workbench.tracking._run_contents import LEADERBOARD, METRICS_FILE, POLICY_FILE, TABLE
+from workbench.tracking._runs import PARENT_TAG, TAG_COMPLETE, TAG_ROLE, TAG_VARIANT
+from workbench.tracking._store import client, ensure_store, process_client, set_process_uri
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from workbench.scoring import MetricInfo
+__all__ = [
+    "METRICS_FILE",
+    "POLICY_FILE",
+    "LoadedRun",
+    "RunInfo",
+    "experiments",
+    "load_experiment",
+    "parent_runs",
+    "read_json",
+    "read_table",
+    "run_info",
+    "run_text",
+]
 
-METRICS_FILE = "metrics.json"
-POLICY_FILE = "gate_policy.json"
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -107,8 +112,6 @@ def read_json(uri: str, run_id: str, name: str) -> Any:
 
 
 def _metric_infos(data: Any) -> list[MetricInfo]:
-    from workbench.scoring import MetricInfo
-
     return [MetricInfo(**item) for item in (data or [])]
 
 
@@ -187,3 +190,45 @@ def load_experiment(experiment_or_run: str, *, tracking_uri: str | None = None) 
         tracking_uri=uri,
         tags=dict(run.data.tags),
     )
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One MLflow run, as the promotion service sees it."""
+
+    run_id: str
+    experiment_id: str
+    experiment: str
+    status: str
+    params: dict[str, str]
+    tags: dict[str, str]
+    parent_id: str | None
+
+
+def run_info(run_id: str, uri: str | None = None) -> RunInfo:
+    mlflow_client = process_client(uri)
+    try:
+        run = mlflow_client.get_run(run_id)
+    except Exception as exc:
+        raise NotFoundError(f"no MLflow run '{run_id}'") from exc
+    exp = mlflow_client.get_experiment(run.info.experiment_id)
+    return RunInfo(
+        run_id=run.info.run_id,
+        experiment_id=str(run.info.experiment_id),
+        experiment=exp.name,
+        status=run.info.status,
+        params=dict(run.data.params),
+        tags=dict(run.data.tags),
+        parent_id=run.data.tags.get(PARENT_TAG),
+    )
+
+
+def run_text(run_id: str, path: str, uri: str | None = None) -> str | None:
+    """A text artifact of a run, or None when it has none."""
+    mlflow_client = process_client(uri)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            local = mlflow_client.download_artifacts(run_id, path, tmp)
+        except Exception:
+            return None
+        return Path(local).read_text(encoding="utf-8")
