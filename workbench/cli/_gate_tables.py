@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from workbench.records import GateDecision
-
-
-def _value(v: float) -> str:
-    if math.isnan(v):
-        return "n/a"
-    if math.isinf(v):
-        return "inf"
-    return f"{v:.4g}"
+from workbench.records import GateDecision, format_number
 
 
 def decision_table(decision: GateDecision) -> Any:
@@ -28,7 +19,7 @@ def decision_table(decision: GateDecision) -> Any:
     for r in decision.rules:
         table.add_row(
             r.rule,
-            _value(r.value),
+            format_number(r.value),
             r.shown_bound,
             "pass" if r.passed else "[red]fail[/red]",
             r.note,
