@@ -1,6 +1,7 @@
 """Audit log: every proposal, approval, rejection and rollback, and every refused or failed
 attempt, as stored (append-only) in MLflow. Records whose content no longer matches their
-digest are flagged."""
+digest are flagged; the hash chain's state (deleted, reordered or rewritten records) and
+the aliases against the log (an integrity alarm) are shown above the table."""
 
 from __future__ import annotations
 
@@ -23,6 +24,28 @@ if not names:
     st.info("No experiment in the store yet.")
     st.stop()
 experiment = st.selectbox("Experiment", names, key="audit_experiment")
+
+state = promotion.integrity(experiment)
+if state.consistent:
+    st.text(state.message())
+else:
+    st.error("Integrity alarm: an alias was moved outside the workbench.")
+    st.text(state.message())
+report = promotion.verify_chain(experiment)
+if report.intact:
+    st.success("Audit chain intact")
+else:
+    st.error("Audit chain broken: records were deleted, reordered or edited")
+st.text(report.summary())
+if report.problems:
+    st.dataframe(
+        [
+            {"kind": p.kind, "seq": p.seq, "event": p.event_id, "what": p.message}
+            for p in report.problems
+        ],
+        hide_index=True,
+        key="audit_chain_problems",
+    )
 frame = promotion.audit_frame(experiment)
 if frame.empty:
     st.text(f"No audit records for {experiment} yet.")

@@ -2,7 +2,9 @@
 champion, PM ratings); a lead approves or rejects with a reason, or rolls back.
 
 Every button goes through ``workbench.promotion``, which checks the role itself: anyone
-else who presses one is refused there, and the refusal is audited.
+else who presses one is refused there, and the refusal is audited. When an alias was
+moved outside the workbench (the MLflow UI), the page shows the integrity alarm and a lead
+reconciles here: adopt the move or revert it, one audited step.
 """
 
 from __future__ import annotations
@@ -103,6 +105,25 @@ if not experiments:
     st.info("No candidates yet. A scientist proposes one with: workbench propose EXPERIMENT")
     st.stop()
 experiment = st.selectbox("Experiment", experiments, key="queue_experiment")
+
+state = promotion.integrity(experiment)
+if not state.consistent:
+    st.error(_plain(state.message()))
+    with st.expander("Reconcile (leads)", expanded=user.role == "lead"):
+        st.text(
+            "Adopt keeps the aliases where they were moved; revert moves them back to the "
+            "last audited decision. Either is one audited step."
+        )
+        reconcile_reason = st.text_input("Reason (required)", key="reconcile_reason")
+        adopt_col, revert_col = st.columns(2)
+        for column, how in ((adopt_col, "adopt"), (revert_col, "revert")):
+            if column.button(how.capitalize(), key=f"reconcile_{how}"):
+                _act(
+                    f"reconciled ({how})",
+                    lambda how=how: promotion.reconcile(
+                        experiment, how=how, reason=reconcile_reason, user=user
+                    ),
+                )
 
 st.subheader("In production")
 current = promotion.champion(experiment)

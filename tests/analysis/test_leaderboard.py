@@ -19,10 +19,17 @@ def test_columns_and_counts(samples: pd.DataFrame) -> None:
     board = leaderboard(samples, METRICS, n_resamples=500)
     assert list(board.columns[:5]) == ["variant_id", "variant", "prompt", "model", "retriever"]
     for name in ("quality", "exact_match", "toxicity"):
-        assert [f"{name}", f"{name}_lo", f"{name}_hi", f"{name}_unscored"] == [
-            c for c in board.columns if c.startswith(name)
-        ]
-    assert list(board.columns[-6:]) == [
+        assert [
+            f"{name}",
+            f"{name}_lo",
+            f"{name}_hi",
+            f"{name}_unscored",
+            f"{name}_lb",
+            f"{name}_ub",
+        ] == [c for c in board.columns if c.startswith(name)]
+    columns = list(board.columns)
+    end = columns.index("tokens_out") + 1
+    assert columns[end - 6 : end] == [
         "cost_total",
         "cost_per_success",
         "latency_p50",
@@ -30,6 +37,9 @@ def test_columns_and_counts(samples: pd.DataFrame) -> None:
         "tokens_in",
         "tokens_out",
     ]
+    # then the gate bounds (tests/gates/test_bounds_rules.py checks their values)
+    assert columns[end] == "pass_rate_lb" and columns[-1] == "bound_methods"
+    assert {"error_rate_ub", "latency_p95_ub", "cost_per_success_ub"} <= set(columns[end:])
     row = board.iloc[0]
     rows = samples[samples["variant_id"] == row["variant_id"]]
     errors = rows["error"].notna().sum()

@@ -27,11 +27,15 @@ def board_row(**values: Any) -> dict[str, Any]:
         "variant": "qa_terse@1 · smollm2-135m · bm25",
         "n": 40,
         "pass_rate": 0.9,
-        "pass_rate_lo": 0.77,
+        "pass_rate_lo": 0.75,
+        "pass_rate_lb": 0.77,
         "high_findings": 0,
         "latency_p95": 1.5,
+        "latency_p95_ub": 1.5,
         "cost_per_success": 0.002,
+        "cost_per_success_ub": 0.002,
         "error_rate": 0.0,
+        "error_rate_ub": 0.0,
     }
     row.update(values)
     return row
@@ -97,7 +101,7 @@ def test_a_missing_policy_file_is_a_config_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("passed", "n"), [(18, 20), (40, 40), (0, 12), (7, 9), (55, 80)])
 def test_the_pass_rate_bound_is_the_wilson_lower_bound(passed: int, n: int) -> None:
-    """The leaderboard's ``pass_rate_lo`` (what the gate reads) against statsmodels."""
+    """The leaderboard's two-sided ``pass_rate_lo`` / ``_hi`` against statsmodels."""
     from statsmodels.stats.proportion import proportion_confint
 
     from tests.analysis.conftest import tiny_frame
@@ -112,22 +116,22 @@ def test_the_pass_rate_bound_is_the_wilson_lower_bound(passed: int, n: int) -> N
 
 
 def test_a_high_pass_rate_on_few_samples_fails_on_its_lower_bound() -> None:
-    """18/20 = 0.90, but the Wilson 95 % lower bound is 0.699 (by hand: centre 0.8356,
-    half-width 0.1366): a 0.75 bound fails, a 0.69 bound passes."""
+    """18/20 = 0.90, but the one-sided 95 % Wilson lower bound is 0.738 (by hand, z =
+    1.6449: centre 0.8524, half-width 0.1140): a 0.75 bound fails, a 0.73 bound passes."""
     from tests.analysis.conftest import tiny_frame
     from workbench.analysis import leaderboard
 
     frame = tiny_frame({"v": {"passed": [1.0] * 18 + [0.0] * 2}})
     board = leaderboard(frame)
-    assert board.loc[0, "pass_rate_lo"] == pytest.approx(0.69896, abs=1e-4)
+    assert board.loc[0, "pass_rate_lb"] == pytest.approx(0.73834, abs=1e-4)
     strict = GatePolicy(min_pass_rate_lower_bound=0.75)
-    lenient = GatePolicy(min_pass_rate_lower_bound=0.69)
+    lenient = GatePolicy(min_pass_rate_lower_bound=0.73)
     [fails] = evaluate_board(board, strict)
     [passes] = evaluate_board(board, lenient)
     assert not fails.passed and passes.passed
     rule = rules_of(fails)["pass_rate_lower_bound"]
     assert (rule.op, rule.bound) == (">=", 0.75)
-    assert rule.value == pytest.approx(0.69896, abs=1e-4)
+    assert rule.value == pytest.approx(0.73834, abs=1e-4)
     assert "n=20" in rule.note and "0.9" in rule.note
 
 
@@ -156,11 +160,11 @@ def test_every_configured_rule_is_checked_against_its_column() -> None:
 @pytest.mark.parametrize(
     ("column", "value", "rule"),
     [
-        ("pass_rate_lo", 0.69, "pass_rate_lower_bound"),
+        ("pass_rate_lb", 0.69, "pass_rate_lower_bound"),
         ("high_findings", 1, "high_severity_findings"),
-        ("latency_p95", 2.01, "p95_latency_s"),
-        ("cost_per_success", math.inf, "cost_per_success_usd"),
-        ("error_rate", 0.051, "error_rate"),
+        ("latency_p95_ub", 2.01, "p95_latency_s"),
+        ("cost_per_success_ub", math.inf, "cost_per_success_usd"),
+        ("error_rate_ub", 0.051, "error_rate"),
     ],
 )
 def test_one_broken_rule_fails_the_variant_and_only_that_rule(
@@ -188,21 +192,21 @@ def test_a_value_exactly_on_the_bound_passes() -> None:
 @pytest.mark.parametrize("value", [None, math.nan])
 def test_an_unknown_value_fails_its_rule_and_says_why(value: float | None) -> None:
     policy = GatePolicy(max_p95_latency_s=10.0)
-    decision = evaluate(board_row(latency_p95=value), policy)
+    decision = evaluate(board_row(latency_p95_ub=value), policy)
     rule = rules_of(decision)["p95_latency_s"]
     assert not decision.passed and not rule.passed
     assert math.isnan(rule.value)
     assert rule.note == "value unknown: counts as a failure"
 
 
-def test_a_missing_pass_rate_bound_fails_and_keeps_its_wilson_note() -> None:
+def test_a_missing_pass_rate_bound_fails_and_says_the_board_lacks_it() -> None:
     row = board_row()
-    del row["pass_rate_lo"]
+    del row["pass_rate_lo"], row["pass_rate_lb"]
     rule = rules_of(evaluate(row, GatePolicy(min_pass_rate_lower_bound=0.5)))[
         "pass_rate_lower_bound"
     ]
     assert not rule.passed and math.isnan(rule.value)
-    assert rule.note.startswith("Wilson 95% lower bound")
+    assert rule.note.startswith("pass_rate_lb not in this leaderboard")
 
 
 def test_omitted_rules_are_not_checked() -> None:
@@ -223,13 +227,23 @@ def test_metric_thresholds_use_their_own_operator() -> None:
         max_high_severity_findings=None,
         metrics={"semantic_similarity": ">= 0.6", "toxicity": "< 0.1"},
     )
-    good = evaluate(board_row(semantic_similarity=0.6, toxicity=0.05), policy)
+    good = evaluate(
+        board_row(
+            semantic_similarity=0.7, semantic_similarity_lb=0.6, toxicity_ub=0.05, toxicity=0.0
+        ),
+        policy,
+    )
     assert good.passed
     assert [(r.rule, r.op, r.bound) for r in good.rules] == [
         ("mean:semantic_similarity", ">=", 0.6),
         ("mean:toxicity", "<", 0.1),
     ]
-    bad = evaluate(board_row(semantic_similarity=0.6, toxicity=0.1), policy)
+    bad = evaluate(
+        board_row(
+            semantic_similarity=0.7, semantic_similarity_lb=0.6, toxicity_ub=0.1, toxicity=0.0
+        ),
+        policy,
+    )
     assert [r.rule for r in bad.failed_rules] == ["mean:toxicity"]
 
 
@@ -287,7 +301,7 @@ def test_the_policy_digest_follows_the_policy_content() -> None:
 
 
 def test_a_failed_decision_shows_an_unknown_value_as_n_a() -> None:
-    decision = evaluate(board_row(latency_p95=math.nan), GatePolicy(max_p95_latency_s=1.0))
+    decision = evaluate(board_row(latency_p95_ub=math.nan), GatePolicy(max_p95_latency_s=1.0))
     data = decision.to_dict()
     assert data["verdict"] == "fail"
     # NaN is written as null: the decision's JSON is valid JSON (no bare NaN)
@@ -302,8 +316,8 @@ def test_a_board_is_decided_row_by_row_in_its_order_with_its_run_ids() -> None:
 
     board = pd.DataFrame(
         [
-            board_row(variant_id="v-best", variant="best", error_rate=0.0),
-            board_row(variant_id="v-worst", variant="worst", error_rate=0.5),
+            board_row(variant_id="v-best", variant="best", error_rate_ub=0.0),
+            board_row(variant_id="v-worst", variant="worst", error_rate_ub=0.5),
         ]
     )
     decisions = evaluate_board(board, GatePolicy(max_error_rate=0.1), {"v-worst": "run-w"})

@@ -69,6 +69,7 @@ gates:
   metrics: {{quality: ">= 0.1"}}
   primary_metric: quality
   guard_metrics: [tone]
+  guard_margin: 0.2  # tone is 0/1: 24 identical pairs show no worse only within ~0.1
 """
 
 
@@ -103,7 +104,7 @@ def grid(acme_dir: Path, roles: Path):
         *,
         prompts: Sequence[str] = ("qa_terse@1",),
         retrievers: Sequence[str] = ("none",),
-        sample: int = 12,
+        sample: int = 24,  # guards need 20 pairs to show non-inferiority
         name: str = "exp.yaml",
     ):
         text = SPEC.format(

@@ -42,8 +42,10 @@ gates:
   max_high_severity_findings: 0
   max_p95_latency_s: 60
   max_error_rate: 0.1
+  # 10 samples: too few to bound a p95 (59) or an error rate of 0.1 (25), or to show a
+  # guard non-inferior (20 pairs); tests/promotion/test_candidacy_guards.py covers guards
+  bound: {{p95_latency_s: point, error_rate: point}}
   primary_metric: rouge_l
-  guard_metrics: [pii_leak]
 """
 
 

@@ -145,9 +145,12 @@ def test_metric_human_agreement_flags_a_metric_that_disagrees_with_people() -> N
                 }
             )
     metrics = [MetricInfo("agrees", True), MetricInfo("contrary", True)]
-    summary = summarize(tidy(records), pd.DataFrame(samples), metrics)
+    summary = summarize(tidy(records), pd.DataFrame(samples), metrics, min_ratings=10)
     table = summary.metric_agreement
     correctness = table[table["human"] == "correctness"].set_index("metric")
+    # with the default minimum (20 ratings), 16 are too few to flag anything
+    default = summarize(tidy(records), pd.DataFrame(samples), metrics).metric_agreement
+    assert default is not None and not default["disagrees"].any()
     frame = pd.DataFrame(samples)
     human = [
         1 + (k % 5) if v == "X" else 3

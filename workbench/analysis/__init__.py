@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from workbench.analysis._agreement import fleiss_kappa, krippendorff_alpha, metric_human_agreement
+from workbench.analysis._agreement import (
+    MIN_KAPPA,
+    MIN_RATINGS,
+    fleiss_kappa,
+    krippendorff_alpha,
+    metric_human_agreement,
+)
 from workbench.analysis._bounds import (
     MIN_N_SKEWED_BOUND,
     Bound,
@@ -34,7 +40,13 @@ from workbench.analysis._intervals import (
     wilson_bounds,
     wilson_interval,
 )
-from workbench.analysis._leaderboard import LOWER_IS_BETTER, leaderboard, pareto_front
+from workbench.analysis._leaderboard import (
+    BOUND_CONFIDENCE,
+    LOWER_IS_BETTER,
+    leaderboard,
+    pareto_front,
+)
+from workbench.analysis._noninferiority import NonInferiority, non_inferiority
 from workbench.analysis._paired import COMPARISON_COLUMNS, compare_pair, rank_biserial
 from workbench.analysis._pairwise import WINNERS, bradley_terry, position_bias
 from workbench.analysis._power import (
@@ -49,15 +61,18 @@ if TYPE_CHECKING:
     from workbench.analysis import figures
 
 __all__ = [
+    "BOUND_CONFIDENCE",
     "COMPARISON_COLUMNS",
     "DEFAULT_FACTORS",
     "DEFAULT_RESAMPLES",
     "EFFECT_COLUMNS",
     "GRID_COLUMNS",
     "LOWER_IS_BETTER",
+    "MIN_KAPPA",
     "MIN_N",
     "MIN_N_SKEWED",
     "MIN_N_SKEWED_BOUND",
+    "MIN_RATINGS",
     "PASS_METRIC",
     "PASS_RATE",
     "WINNERS",
@@ -65,6 +80,7 @@ __all__ = [
     "Bound",
     "InsufficientDataError",
     "Interval",
+    "NonInferiority",
     "bradley_terry",
     "compare_grid",
     "compare_pair",
@@ -82,6 +98,7 @@ __all__ = [
     "mean_method",
     "metric_human_agreement",
     "min_detectable_difference",
+    "non_inferiority",
     "paired_diff_ci",
     "pareto_front",
     "position_bias",

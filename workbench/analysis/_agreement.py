@@ -24,7 +24,18 @@ from workbench.analysis._frame import (
 )
 from workbench.records import MetricInfo
 
-__all__ = ["fleiss_kappa", "krippendorff_alpha", "metric_human_agreement"]
+__all__ = [
+    "MIN_KAPPA",
+    "MIN_RATINGS",
+    "fleiss_kappa",
+    "krippendorff_alpha",
+    "metric_human_agreement",
+]
+
+MIN_RATINGS = 20
+"""Fewest matched ratings before a metric is flagged or called calibrated."""
+MIN_KAPPA = 0.4
+"""Cohen's kappa a judge metric must reach (0.41-0.60 is "moderate", Landis & Koch 1977)."""
 
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
 
@@ -100,6 +111,18 @@ def fleiss_kappa(
     return float(inter_rater.fleiss_kappa(table, method="fleiss"))
 
 
+def _kappa(judge: np.ndarray, human: np.ndarray) -> float:
+    """Cohen's kappa of two verdict vectors (``sklearn``); 1 when both are one same class
+    (observed and chance agreement are then both 1: 0/0, but nothing disagrees)."""
+    from sklearn.metrics import cohen_kappa_score  # imported on use (heavy)
+
+    if np.unique(np.concatenate([judge, human])).size == 1:
+        return 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(cohen_kappa_score(judge, human))
+
+
 def _verdict(values: np.ndarray, threshold: float, higher_is_better: bool) -> np.ndarray:
     return values >= threshold if higher_is_better else values <= threshold
 
@@ -112,6 +135,8 @@ def metric_human_agreement(
     thresholds: Mapping[str, float] | None = None,
     human_threshold: float | None = None,
     alpha: float = 0.05,
+    min_n: int = MIN_RATINGS,
+    min_kappa: float = MIN_KAPPA,
 ) -> pd.DataFrame:
     """Return one row per metric: does it rank answers the way humans do?
 
@@ -122,8 +147,11 @@ def metric_human_agreement(
     score), ``kappa`` (``sklearn`` Cohen's kappa of the metric's verdict against the human
     verdict ``human_score >= human_threshold``; the metric passes at
     ``>= thresholds[m]``, or ``<=`` when lower is better, and ``pass_rate`` uses ``passed``;
-    NaN without thresholds), ``disagrees`` (True unless rho points the metric's way and
-    ``p_value < alpha``) and ``note``.
+    NaN only without a threshold or a match; when every verdict on both sides is the same
+    class, kappa's chance term is 0/0 and it is taken as 1: full agreement), ``threshold``,
+    ``calibrated`` (``n >= min_n`` and ``kappa >= min_kappa``), ``disagrees`` (a flag,
+    only once ``n >= min_n``: kappa below ``min_kappa``, or without a kappa, rho not
+    pointing the metric's way at ``p_value < alpha``) and ``note``.
     """
     check_confidence(alpha, name="alpha")
     require_columns(human, ["item", "variant", "human_score"], what="human ratings")
@@ -148,8 +176,6 @@ def metric_human_agreement(
     )
     if joined.empty:
         raise InsufficientDataError("no human rating matches a (sample_id, variant_id) in samples")
-    from sklearn.metrics import cohen_kappa_score  # imported on use (heavy)
-
     rows = []
     for info in infos:
         metric = metric_values(joined, info)
@@ -167,15 +193,14 @@ def metric_human_agreement(
             rho, p = float(result.statistic), float(result.pvalue)
         threshold = 0.5 if info.name == PASS_RATE else thresholds.get(info.name)
         if human_threshold is not None and threshold is not None and n:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                kappa = float(
-                    cohen_kappa_score(
-                        _verdict(metric, threshold, info.higher_is_better),
-                        score >= human_threshold,
-                    )
-                )
+            kappa = _kappa(
+                _verdict(metric, threshold, info.higher_is_better), score >= human_threshold
+            )
         aligned = rho if info.higher_is_better else -rho
+        # with a kappa, agreement is judged on it; without, on the rank correlation
+        below = not (aligned > 0 and p < alpha) if math.isnan(kappa) else kappa < min_kappa
+        if n < min_n:
+            note = "; ".join(x for x in (note, f"n={n} < {min_n}: too few to judge") if x)
         rows.append(
             {
                 "metric": info.name,
@@ -184,7 +209,9 @@ def metric_human_agreement(
                 "rho": rho,
                 "p_value": p,
                 "kappa": kappa,
-                "disagrees": not (aligned > 0 and p < alpha),
+                "threshold": math.nan if threshold is None else float(threshold),
+                "calibrated": n >= min_n and not math.isnan(kappa) and kappa >= min_kappa,
+                "disagrees": n >= min_n and below,
                 "note": note,
             }
         )

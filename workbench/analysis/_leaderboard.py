@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from workbench.analysis._bounds import Bound, Side, mean_bound, quantile_bound, rate_bound
 from workbench.analysis._errors import AnalysisError
 from workbench.analysis._frame import (
     DEFAULT_FACTORS,
@@ -28,7 +29,10 @@ from workbench.analysis._intervals import (
 from workbench.errors import NotFoundError, did_you_mean
 from workbench.records import MetricInfo
 
-__all__ = ["LOWER_IS_BETTER", "leaderboard", "pareto_front"]
+__all__ = ["BOUND_CONFIDENCE", "LOWER_IS_BETTER", "leaderboard", "pareto_front"]
+
+BOUND_CONFIDENCE = 0.95
+"""Level of the one-sided bounds the gates are decided on (``_lb`` / ``_ub`` columns)."""
 
 LOWER_IS_BETTER: tuple[str, ...] = (
     "n_errors",
@@ -40,8 +44,11 @@ LOWER_IS_BETTER: tuple[str, ...] = (
     "tokens_in",
     "tokens_out",
     "high_findings",
+    "high_findings_rate",
 )
 """Leaderboard columns that are not metrics but still have a direction (lower wins)."""
+
+_SIDES: tuple[tuple[Side, str], ...] = (("lower", "_lb"), ("upper", "_ub"))
 
 _RUN_COLUMNS = (
     "variant_id",
@@ -100,6 +107,8 @@ def _variant_row(
     lo, hi = wilson_interval(n_passed, n, confidence)
     row.update(n_passed=n_passed, pass_rate=n_passed / n, pass_rate_lo=lo, pass_rate_hi=hi)
     methods = [f"{PASS_RATE}: {WILSON}"]
+    bounds: dict[str, object] = {"pass_rate_lb": rate_bound(n_passed, n, "lower").bound}
+    bound_methods = [f"pass_rate_lb: {WILSON} (n={n})"]
     for info in infos[1:]:
         values = metric_values(group, info)
         scored = values[~np.isnan(values)]
@@ -110,6 +119,10 @@ def _variant_row(
             ci = mean_ci(scored, confidence, seed=seed, n_resamples=n_resamples, min_n=min_n)
             estimate, m_lo, m_hi, method = ci.estimate, ci.lo, ci.hi, ci.method
         methods.append(f"{info.name}: {method}")
+        for side, suffix in _SIDES:
+            b = _metric_bound(scored, info, side, min_n=min_n)
+            bounds[info.name + suffix] = b.bound
+            bound_methods.append(f"{info.name}{suffix}: {b.method} (n={b.n})")
         row.update(
             {
                 info.name: estimate,
@@ -120,9 +133,14 @@ def _variant_row(
         )
     row["ci_methods"] = "; ".join(methods)
     if "high_findings" in group.columns:
-        row["high_findings"] = int(
-            pd.to_numeric(group["high_findings"], errors="coerce").fillna(0).sum()
-        )
+        findings = pd.to_numeric(group["high_findings"], errors="coerce").fillna(0)
+        row["high_findings"] = int(findings.sum())
+        with_finding = int((findings > 0).sum())
+        row["high_findings_rate"] = with_finding / n
+        bounds["high_findings_rate_ub"] = rate_bound(with_finding, n, "upper").bound
+        bound_methods.append(f"high_findings_rate_ub: {WILSON} (n={n})")
+    bounds["error_rate_ub"] = rate_bound(errors, n, "upper").bound
+    bound_methods.append(f"error_rate_ub: {WILSON} (n={n})")
     cost = pd.to_numeric(group["cost_usd"], errors="coerce")
     cost_total = float(cost.sum(min_count=1))
     if math.isnan(cost_total):
@@ -130,6 +148,12 @@ def _variant_row(
     else:
         per_success = cost_total / n_passed if n_passed else math.inf
     latency = pd.to_numeric(group["latency_s"], errors="coerce")
+    p95 = quantile_bound(latency.to_numpy(dtype=float), 0.95, "upper")
+    bounds["latency_p95_ub"] = p95.bound
+    bound_methods.append(f"latency_p95_ub: {p95.method} (n={p95.n})")
+    cost_ub, cost_method = _cost_per_success_bound(cost.to_numpy(dtype=float), n_passed, n)
+    bounds["cost_per_success_ub"] = cost_ub
+    bound_methods.append(f"cost_per_success_ub: {cost_method}")
     row.update(
         cost_total=cost_total,
         cost_per_success=per_success,
@@ -138,7 +162,42 @@ def _variant_row(
         tokens_in=int(pd.to_numeric(group["prompt_tokens"], errors="coerce").sum()),
         tokens_out=int(pd.to_numeric(group["completion_tokens"], errors="coerce").sum()),
     )
+    row.update(bounds)
+    row["bound_methods"] = "; ".join(bound_methods)
     return row
+
+
+def _metric_bound(
+    scored: npt.NDArray[np.float64], info: MetricInfo, side: Side, *, min_n: int | None
+) -> Bound:
+    """One-sided bound on a metric's mean: Wilson for binary metrics, else ``mean_bound``."""
+    if info.kind == "binary" and scored.size:
+        return rate_bound(int(scored.sum()), int(scored.size), side)
+    if not scored.size:
+        return Bound(math.nan, math.nan, side, "no scored values", 0)
+    return mean_bound(scored, side, min_n=min_n)
+
+
+def _cost_per_success_bound(
+    cost: npt.NDArray[np.float64], n_passed: int, n: int
+) -> tuple[float, str]:
+    """Upper bound on cost per successful task = mean cost / pass rate.
+
+    Bonferroni: the studentized-bootstrap upper bound of the mean cost at 97.5 % over
+    the Wilson lower bound of the pass rate at 97.5 %, so both hold together with at
+    least 95 %. NaN (with the reason) when the mean cost cannot be bounded.
+    """
+    known = cost[~np.isnan(cost)]
+    if not known.size:
+        return math.nan, "no known cost"
+    mean_cost = mean_bound(known, "upper", 0.975, method="studentized")
+    if math.isnan(mean_cost.bound):
+        return math.nan, f"mean cost: {mean_cost.method} (n={mean_cost.n})"
+    rate = rate_bound(n_passed, n, "lower", 0.975).bound
+    value = mean_cost.bound / rate if rate > 0 else math.inf
+    return value, (
+        f"mean cost {mean_cost.method} 97.5 % / pass rate {WILSON} 97.5 %, Bonferroni (n={n})"
+    )
 
 
 def _unscored_fraction(group: pd.DataFrame, name: str, n_scored: int, n: int) -> float:
@@ -180,6 +239,16 @@ def leaderboard(
     it is NaN), then ``cost_total`` (sum of known costs; NaN when none is known), ``cost_per_success`` (``cost_total / n_passed``, inf
     when nothing passed), ``latency_p50``, ``latency_p95`` (seconds), ``tokens_in`` and
     ``tokens_out`` (totals). An error is a row whose ``error`` is a non-empty string.
+
+    Then the one-sided 95 % bounds the release gates are decided on
+    (:data:`BOUND_CONFIDENCE`, :mod:`workbench.analysis._bounds`): ``pass_rate_lb``
+    (Wilson), ``<m>_lb`` / ``<m>_ub`` per metric (:func:`mean_bound`; Wilson for binary
+    metrics), ``error_rate_ub`` and, with a ``high_findings`` column,
+    ``high_findings_rate`` / ``high_findings_rate_ub`` (Wilson on the share of samples
+    with a finding), ``latency_p95_ub`` (order statistic; NaN below 59 latencies),
+    ``cost_per_success_ub`` (mean cost over pass rate, Bonferroni; NaN below 100 costs),
+    and ``bound_methods`` (``"column: method (n=..); ..."``: how each was obtained, or
+    why it is NaN).
 
     ``attrs``: ``directions`` (column -> higher_is_better, for every metric and every
     column of :data:`LOWER_IS_BETTER`), ``metrics`` (names, ``pass_rate`` first),

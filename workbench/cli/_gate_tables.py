@@ -4,7 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench.records import GateDecision, format_number
+from workbench.records import GateDecision, RuleResult, format_number
+
+_BASIS = {
+    "bound": "one-sided 95 % bound",
+    "point": "point estimate (policy: bound: point)",
+    "count": "count",
+    "share": "share of this run",
+}
+
+
+def _shown_rules(rules: tuple[RuleResult, ...]) -> list[tuple[RuleResult, str]]:
+    """Rules to print, with a label; unscored rules at 0 (they say nothing) collapse into one."""
+    silent = [r for r in rules if r.rule.startswith("unscored:") and r.passed and r.value == 0]
+    if len(silent) < 2:
+        return [(r, r.rule) for r in rules]
+    quiet = {id(r) for r in silent}
+    merged = RuleResult("unscored", 0.0, "<=", silent[0].bound, True, "", 0.0, basis="share")
+    shown: list[tuple[RuleResult, str]] = []
+    for r in rules:
+        if r is silent[0]:
+            shown.append((merged, f"unscored: {len(silent)} metrics at 0"))
+        elif id(r) not in quiet:
+            shown.append((r, r.rule))
+    return shown
+
+
+def _how(r: RuleResult) -> str:
+    basis = _BASIS.get(r.basis, r.basis)
+    method = f"{basis}: {r.method}" if r.method and r.basis == "bound" else basis
+    return "; ".join(x for x in (method, r.note) if x)
 
 
 def decision_table(decision: GateDecision) -> Any:
@@ -14,15 +43,20 @@ def decision_table(decision: GateDecision) -> Any:
     table = Table(
         title=f"gate {decision.policy} v{decision.policy_version}: {decision.variant} -> {verdict}"
     )
-    for col in ("rule", "value", "bound", "result", "note"):
-        table.add_column(col, justify="right" if col in ("value", "bound") else "left")
-    for r in decision.rules:
+    for col in ("rule", "estimate", "decided on", "threshold", "n", "result", "how / note"):
+        table.add_column(col, justify="right" if col in ("estimate", "decided on", "n") else "left")
+    for r, label in _shown_rules(decision.rules):
+        result = "pass" if r.passed else "[red]fail[/red]"
+        if r.status:
+            result += f" ({r.status})"
         table.add_row(
-            r.rule,
+            label,
+            format_number(r.estimate),
             format_number(r.value),
             r.shown_bound,
-            "pass" if r.passed else "[red]fail[/red]",
-            r.note,
+            "" if r.n is None else str(r.n),
+            result,
+            _how(r),
         )
     return table
 

@@ -6,7 +6,14 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from workbench.promotion import AuditRecord, Candidacy, Candidate, Champion
+from workbench.promotion import (
+    AuditRecord,
+    Candidacy,
+    Candidate,
+    ChainReport,
+    Champion,
+    Integrity,
+)
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -130,6 +137,7 @@ def audit_table(records: Sequence[AuditRecord], *, title: str) -> Table:
 
     table = Table(title=title)
     for column in (
+        "seq",
         "when",
         "action",
         "outcome",
@@ -142,13 +150,14 @@ def audit_table(records: Sequence[AuditRecord], *, title: str) -> Table:
     ):
         table.add_column(column, overflow="fold")
     for r in records:
-        style = {"refused": "yellow", "failed": "red"}.get(r.outcome)
+        style = {"refused": "yellow", "failed": "red", "alarm": "red"}.get(r.outcome)
         outcome = f"[{style}]{r.outcome}[/{style}]" if style else r.outcome
         move = f"{r.previous_champion or '-'} -> {r.champion_after or '-'}"
         detail = r.detail if r.intact else f"[red]RECORD ALTERED[/red] {r.detail}"
         if r.prompt:
             detail = f"{detail} [{r.prompt}]".strip()
         table.add_row(
+            "–" if r.seq is None else str(r.seq),
             r.when[:19].replace("T", " "),
             r.action,
             outcome,
@@ -160,3 +169,32 @@ def audit_table(records: Sequence[AuditRecord], *, title: str) -> Table:
             detail[:300],
         )
     return table
+
+
+def integrity_lines(state: Integrity) -> list[str]:
+    """The aliases against the audit log: one line, or the alarm and how to reconcile."""
+    from rich.markup import escape
+
+    if state.in_progress:
+        return [f"aliases: not checked, {state.message()}"]
+    if state.consistent:
+        return [f"aliases: consistent with the audit log (champion {state.actual_champion or '-'})"]
+    lines = [f"[red]INTEGRITY ALARM[/red] on '{state.experiment}':"]
+    lines += [f"  {escape(alarm.text())}" for alarm in state.alarms]
+    lines.append(
+        f"  approve, rollback and propose refuse until a lead reconciles: workbench reconcile "
+        f'{state.experiment} --adopt | --revert --reason "..."'
+    )
+    return lines
+
+
+def chain_lines(report: ChainReport) -> list[str]:
+    """The hash chain's state, and each problem (which record, what happened)."""
+    from rich.markup import escape
+
+    colour = "green" if report.intact else "red"
+    lines = [f"[{colour}]{escape(report.summary())}[/{colour}]"]
+    lines += [f"  {problem.kind}: {escape(problem.message)}" for problem in report.problems]
+    if report.head:
+        lines.append(f"  head: {report.head}")
+    return lines

@@ -1,4 +1,5 @@
-"""Promotion commands: propose, queue, approve, reject, rollback, champion, audit, user add.
+"""Promotion commands: propose, queue, approve, reject, rollback, reconcile, champion, audit,
+user add.
 
 Registered on the ``workbench`` typer app by :mod:`workbench.cli`. The acting
 user is ``$WORKBENCH_USER`` (else the OS user) with their role from ``workbench.toml``;
@@ -39,6 +40,10 @@ def propose(
     check_only: Annotated[
         bool, typer.Option("--check", help="Show the evidence; register nothing.")
     ] = False,
+    reason: Annotated[
+        str,
+        typer.Option("--reason", "-r", help="Why propose it (default: the evidence in one line)."),
+    ] = "",
 ) -> None:
     """Register a variant as a candidate when it passes the gates and beats the champion."""
     from workbench.cli._gate_tables import decision_table
@@ -61,7 +66,7 @@ def propose(
         out.print(f"{candidacy.variant} {verdict}")
         return
     try:
-        candidate = do_propose(experiment, variant=variant, policy=policy)
+        candidate = do_propose(experiment, variant=variant, policy=policy, reason=reason)
     except NotACandidate as refused:
         out.print(decision_table(refused.candidacy.gate))
         out.print(candidacy_table(refused.candidacy))
@@ -147,27 +152,79 @@ def rollback(
 
 
 @app.command()
+def reconcile(
+    experiment: Annotated[str, typer.Argument(help="Experiment name.")],
+    reason: Reason,
+    adopt: Annotated[
+        bool, typer.Option("--adopt", help="Keep the aliases where they were moved.")
+    ] = False,
+    revert: Annotated[
+        bool, typer.Option("--revert", help="Move them back to the last audited decision.")
+    ] = False,
+) -> None:
+    """Make the aliases and the audit log agree after a move outside the workbench (leads
+    only): one audited step."""
+    from workbench.promotion import reconcile as do_reconcile
+
+    if adopt == revert:
+        raise ConfigError("reconcile needs exactly one of --adopt or --revert")
+    _decided(do_reconcile(experiment, how="adopt" if adopt else "revert", reason=reason))
+
+
+def _alarm(experiment: str) -> bool:
+    """Print the integrity alarm of ``experiment``, if any; True when there is one."""
+    from workbench.cli._promotion_tables import integrity_lines
+    from workbench.promotion import integrity
+
+    state = integrity(experiment)
+    out = console()
+    for line in integrity_lines(state):
+        out.print(line)
+    return not state.consistent
+
+
+@app.command()
 def champion(experiment: Annotated[str, typer.Argument(help="Experiment name.")]) -> None:
-    """What is in production and since when."""
+    """What is in production and since when; exits 1 when the aliases disagree with the
+    audit log (an integrity alarm)."""
     from workbench.cli._promotion_tables import champion_lines
     from workbench.promotion import champion as get_champion
 
     out = console()
     for line in champion_lines(get_champion(experiment), experiment):
         out.print(line)
+    if _alarm(experiment):
+        sys.exit(1)  # typer.Exit would be swallowed by main(standalone_mode=False)
 
 
 @app.command()
 def audit(
     experiment: Annotated[str, typer.Argument(help="Experiment name.")],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON record per line.")] = False,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Check the hash chain (deleted, reordered, edited records) and the aliases "
+            "against the log; exit 1 on any problem.",
+        ),
+    ] = False,
 ) -> None:
     """The append-only audit log of promotion actions."""
     import json
 
-    from workbench.cli._promotion_tables import audit_table
-    from workbench.promotion import audit_log
+    from workbench.cli._promotion_tables import audit_table, chain_lines
+    from workbench.promotion import audit_log, verify_chain
 
+    if verify:
+        report = verify_chain(experiment)
+        out = console()
+        for line in chain_lines(report):
+            out.print(line)
+        alarm = _alarm(experiment)
+        if alarm or not report.intact:
+            sys.exit(1)  # typer.Exit would be swallowed by main(standalone_mode=False)
+        return
     records = audit_log(experiment)
     if as_json:
         for record in records:

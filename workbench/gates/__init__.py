@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from workbench.gates._policy import evaluate, evaluate_board, load_policy, pick, policy_digest
+from workbench.gates._rules import Calibration
 from workbench.records import GateDecision, RuleResult
 from workbench.spec import GatePolicy, SpecSource
 
@@ -16,6 +17,7 @@ def policy_of(source: SpecSource) -> GatePolicy | None:
 
 
 __all__ = [
+    "Calibration",
     "GateDecision",
     "GatePolicy",
     "RuleResult",

@@ -1,14 +1,16 @@
 """Release gates: a versioned policy applied to a variant's leaderboard row -> a decision.
 
-The pass-rate rule uses the Wilson *lower* bound, so a variant cannot pass on a lucky
-small sample. Every rule reports its value, bound and verdict.
+Every rule is decided on a one-sided 95 % bound that errs against the candidate (the
+Wilson *lower* bound of the pass rate, the order-statistic *upper* bound of the p95
+latency, ...; see :mod:`workbench.gates._rules`), so a variant cannot pass on a lucky
+small sample. Every rule reports its estimate, the value decided on, n and the method.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,9 @@ from pydantic import ValidationError
 
 from workbench import _paths
 from workbench.errors import ConfigError, NotFoundError, did_you_mean
-from workbench.records import GateDecision, RuleResult, format_number
-from workbench.spec import RULE_OPS, GatePolicy, parse_rule
+from workbench.gates._rules import Calibration, bounded_rule, decide, judge_status, number
+from workbench.records import GateDecision, RuleResult
+from workbench.spec import GatePolicy, parse_rule
 
 
 def policy_digest(policy: GatePolicy) -> str:
@@ -44,70 +47,155 @@ def load_policy(path: str | Path) -> GatePolicy:
         raise ConfigError(f"{field_path}: {first['msg']}", where=path) from None
 
 
-def _rule(name: str, value: Any, op: str, bound: float, note: str = "") -> RuleResult:
-    number = float("nan") if value is None else float(value)
-    ok = not math.isnan(number) and bool(RULE_OPS[op](number, bound))
-    if math.isnan(number) and not note:
-        note = "value unknown: counts as a failure"
-    return RuleResult(name, number, op, float(bound), ok, note)
+@dataclass(frozen=True)
+class _Bounded:
+    """A policy field decided on a leaderboard bound column."""
+
+    field: str
+    name: str
+    estimate: str
+    bound: str
+    op: str
+    what: str
+    rate: bool = False
+    fallback: str | None = None
+
+
+_BOUNDED = (
+    _Bounded(
+        "min_pass_rate_lower_bound",
+        "pass_rate_lower_bound",
+        "pass_rate",
+        "pass_rate_lb",
+        ">=",
+        "pass rate",
+        rate=True,
+        fallback="pass_rate_lo",
+    ),
+    _Bounded(
+        "max_high_severity_rate",
+        "high_severity_rate",
+        "high_findings_rate",
+        "high_findings_rate_ub",
+        "<=",
+        "finding rate",
+        rate=True,
+    ),
+    _Bounded("max_p95_latency_s", "p95_latency_s", "latency_p95", "latency_p95_ub", "<=", "p95"),
+    _Bounded(
+        "max_cost_per_success_usd",
+        "cost_per_success_usd",
+        "cost_per_success",
+        "cost_per_success_ub",
+        "<=",
+        "cost",
+    ),
+    _Bounded(
+        "max_error_rate", "error_rate", "error_rate", "error_rate_ub", "<=", "error rate", rate=True
+    ),
+)
+"""In the order the rules are reported (after the count of high-severity findings)."""
+
+
+def _findings_rule(row: Mapping[str, Any], limit: int) -> RuleResult:
+    count = number(row, "high_findings") if "high_findings" in row else 0.0
+    return decide(
+        "high_severity_findings",
+        count,
+        "<=",
+        limit,
+        estimate=count,
+        basis="count",
+        method="findings in this run",
+    )
+
+
+def _unscored_rules(row: Mapping[str, Any], limit: float) -> list[RuleResult]:
+    return [
+        decide(
+            f"unscored:{key.removesuffix('_unscored')}",
+            number(row, key),
+            "<=",
+            limit,
+            estimate=number(row, key),
+            basis="share",
+            method="share of this run's applicable samples",
+        )
+        for key in sorted(k for k in row if str(k).endswith("_unscored"))
+    ]
+
+
+def _metric_rule(row: Mapping[str, Any], policy: GatePolicy, metric: str, text: str) -> RuleResult:
+    if metric not in row:
+        known = [k for k in row if not str(k).endswith(("_lo", "_hi", "_lb", "_ub", "_unscored"))]
+        raise ConfigError(
+            f"gates.metrics.{metric}: not a metric of this run",
+            hint=did_you_mean(metric, known),
+        )
+    op, threshold = parse_rule(text)
+    name = f"mean:{metric}"
+    if op == "==":
+        estimate = number(row, metric)
+        method = "estimate ('==' has no one-sided bound)"
+        return decide(
+            name, estimate, op, threshold, estimate=estimate, basis="point", method=method
+        )
+    lower = op in (">=", ">")
+    return bounded_rule(
+        row,
+        policy,
+        name=name,
+        key=metric,
+        estimate_col=metric,
+        bound_col=metric + ("_lb" if lower else "_ub"),
+        fallback_col=metric + ("_lo" if lower else "_hi"),
+        op=op,
+        threshold=threshold,
+        what="mean",
+        rate=False,
+    )
 
 
 def evaluate(
-    row: Mapping[str, Any], policy: GatePolicy, *, run_id: str | None = None
+    row: Mapping[str, Any],
+    policy: GatePolicy,
+    *,
+    run_id: str | None = None,
+    calibration: Mapping[str, Calibration] | None = None,
 ) -> GateDecision:
-    """Apply ``policy`` to one leaderboard row (see :func:`workbench.analysis.leaderboard`)."""
+    """Apply ``policy`` to one leaderboard row (see :func:`workbench.analysis.leaderboard`).
+
+    Every rule is decided on the row's one-sided 95 % bound that errs against the
+    candidate (``bound: point`` in the policy: on the estimate). ``calibration`` (per
+    LLM-judged metric: Cohen's kappa against people and how many ratings) decides
+    whether a rule on such a metric is calibrated; see ``policy.judge_calibration``.
+    """
     rules: list[RuleResult] = []
-    if policy.min_pass_rate_lower_bound is not None:
-        rules.append(
-            _rule(
-                "pass_rate_lower_bound",
-                row.get("pass_rate_lo"),
-                ">=",
-                policy.min_pass_rate_lower_bound,
-                f"Wilson 95% lower bound; pass rate {format_number(float(row.get('pass_rate', math.nan)))} on n={row.get('n')}",
-            )
-        )
     if policy.max_high_severity_findings is not None:
+        rules.append(_findings_rule(row, policy.max_high_severity_findings))
+    for spec in _BOUNDED:
+        threshold = getattr(policy, spec.field)
+        if threshold is None:
+            continue
         rules.append(
-            _rule(
-                "high_severity_findings",
-                row.get("high_findings", 0),
-                "<=",
-                policy.max_high_severity_findings,
+            bounded_rule(
+                row,
+                policy,
+                name=spec.name,
+                estimate_col=spec.estimate,
+                bound_col=spec.bound,
+                fallback_col=spec.fallback,
+                op=spec.op,
+                threshold=threshold,
+                what=spec.what,
+                rate=spec.rate,
             )
         )
-    if policy.max_p95_latency_s is not None:
-        rules.append(_rule("p95_latency_s", row.get("latency_p95"), "<=", policy.max_p95_latency_s))
-    if policy.max_cost_per_success_usd is not None:
-        rules.append(
-            _rule(
-                "cost_per_success_usd",
-                row.get("cost_per_success"),
-                "<=",
-                policy.max_cost_per_success_usd,
-            )
-        )
-    if policy.max_error_rate is not None:
-        rules.append(_rule("error_rate", row.get("error_rate"), "<=", policy.max_error_rate))
     if policy.max_unscored_fraction is not None:
-        for key in sorted(k for k in row if str(k).endswith("_unscored")):
-            rules.append(
-                _rule(
-                    f"unscored:{key.removesuffix('_unscored')}",
-                    row.get(key),
-                    "<=",
-                    policy.max_unscored_fraction,
-                )
-            )
+        rules.extend(_unscored_rules(row, policy.max_unscored_fraction))
     for metric, text in policy.metrics.items():
-        if metric not in row:
-            known = [k for k in row if not str(k).endswith(("_lo", "_hi", "_unscored"))]
-            raise ConfigError(
-                f"gates.metrics.{metric}: not a metric of this run",
-                hint=did_you_mean(metric, known),
-            )
-        op, bound = parse_rule(text)
-        rules.append(_rule(f"mean:{metric}", row.get(metric), op, bound))
+        result = _metric_rule(row, policy, metric, text)
+        rules.append(judge_status(metric, result, policy, calibration or {}))
     metrics = {
         str(k): float(v)
         for k, v in row.items()

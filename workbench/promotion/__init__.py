@@ -7,6 +7,9 @@
     promotion.queue("quickstart")                         # pending candidates + evidence
     promotion.approve(3, experiment="quickstart", reason="beats v2 on pass rate")   # lead
     promotion.rollback("quickstart", reason="regression reported")                  # lead
+    promotion.integrity("quickstart")   # the aliases against the audit log (alarms)
+    promotion.verify_chain("quickstart")  # the audit log's hash chain
+    promotion.reconcile("quickstart", how="revert", reason="moved in the MLflow UI")  # lead
     champion = wb.load_champion("quickstart")              # workbench.serving
     champion.answer("Who founded Acme Cloud?")
 
@@ -18,7 +21,10 @@ Where things live: ``_propose`` (check, propose), ``_decide`` (approve, reject, 
 (does a variant qualify), ``_bundle`` (what a candidate pins), ``_aliases`` (the champion
 and prompt aliases a decision moves), ``_transaction`` and ``_intent`` (all-or-nothing
 decisions and crash recovery), ``_tags`` (the tags on a version), ``_audit`` (the log),
-``_roles`` (who may do what).
+``_roles`` (who may do what), ``_chain`` (the audit log's hash chain), ``_integrity``
+(the aliases against the audit log), ``_reconcile`` (adopt or revert a move made outside
+the workbench), ``_describe`` and ``_links`` (the evidence as the version's MLflow
+description).
 """
 
 from workbench.errors import PermissionDenied, PromotionError
@@ -32,24 +38,32 @@ from workbench.promotion._bundle import (
     materialize,
 )
 from workbench.promotion._candidates import Candidacy
+from workbench.promotion._chain import ChainProblem, ChainReport, verify_chain
 from workbench.promotion._decide import approve, reject, rollback
+from workbench.promotion._integrity import AliasAlarm, Integrity, IntegrityAlarm, integrity
 from workbench.promotion._intent import recover
 from workbench.promotion._propose import check, propose
 from workbench.promotion._queries import audit_log, champion, experiments_with_candidates, queue
+from workbench.promotion._reconcile import reconcile
 from workbench.promotion._roles import ALLOWED, acting_user
 from workbench.promotion._types import Candidate, Champion, Decision, NotACandidate
 
 __all__ = [
     "ALLOWED",
     "AUDIT_COLUMNS",
+    "AliasAlarm",
     "AuditRecord",
     "Bundle",
     "Candidacy",
     "Candidate",
+    "ChainProblem",
+    "ChainReport",
     "Champion",
     "CorpusPin",
     "DatasetPin",
     "Decision",
+    "Integrity",
+    "IntegrityAlarm",
     "NotACandidate",
     "PermissionDenied",
     "PromotionError",
@@ -61,11 +75,14 @@ __all__ = [
     "champion",
     "check",
     "experiments_with_candidates",
+    "integrity",
     "load_bundle",
     "materialize",
     "propose",
     "queue",
+    "reconcile",
     "recover",
     "reject",
     "rollback",
+    "verify_chain",
 ]

@@ -5,9 +5,11 @@ champion's prompt version."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import NamedTuple
 
 from workbench.promotion._bundle import Bundle
+from workbench.promotion._transaction import Transaction
 from workbench.tracking import registry
 
 
@@ -42,3 +44,32 @@ def describe(moves: Sequence[PromptMove]) -> str | None:
     if not moves:
         return None
     return "; ".join(f"{m.name}@production: {m.before or '-'} -> {m.after or '-'}" for m in moves)
+
+
+def texts(moves: Sequence[PromptMove]) -> tuple[str, ...]:
+    """One ``name@production: before -> after`` per move."""
+    return tuple((describe(moves) or "").split("; ")) if moves else ()
+
+
+def move_steps(
+    steps: Transaction,
+    experiment: str,
+    current: str | None,
+    target: str | None,
+    moves: Sequence[PromptMove],
+    uri: str,
+) -> None:
+    """Run, as steps of ``steps`` (each with its undo), the move of ``champion`` from
+    ``current`` to ``target`` and the prompt ``moves``."""
+    if target != current:
+        steps.run(
+            f"alias {experiment}@champion",
+            partial(registry.set_champion, experiment, target, uri),
+            partial(registry.set_champion, experiment, current, uri),
+        )
+    for move in moves:
+        steps.run(
+            f"alias {move.name}@production",
+            partial(registry.set_prompt_alias, move.name, registry.PRODUCTION, move.after, uri),
+            partial(registry.set_prompt_alias, move.name, registry.PRODUCTION, move.before, uri),
+        )

@@ -3,7 +3,11 @@ refused or failed attempt, stored with MLflow (see :mod:`workbench.tracking.regi
 
 The public API can append and read records; there is no update or delete path. Each
 record carries a digest of its content, so an edit made behind the workbench's back
-(in the artifact store) shows up as ``intact=False``.
+(in the artifact store) shows up as ``intact=False``; and each record written since the
+chain was introduced carries its place (``seq``) and the digest of the record before it
+(``previous_digest``), a hash chain per experiment that :func:`._chain.verify_chain`
+walks to find deleted, reordered or rewritten records. Older records without these fields
+stay readable: the chain starts at the first record that has them.
 """
 
 from __future__ import annotations
@@ -11,8 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
@@ -33,9 +37,10 @@ class AuditRecord:
     event_id: str
     experiment: str
     action: str
-    """propose | approve | reject | rollback"""
+    """propose | approve | reject | rollback | reconcile | integrity"""
     outcome: str
-    """ok | refused (not allowed or not valid) | failed (an error; nothing changed)"""
+    """ok | refused (not allowed or not valid) | failed (an error; nothing changed) |
+    alarm (an integrity alarm: the aliases disagree with the audit)"""
     who: str
     role: str
     when: str
@@ -51,6 +56,11 @@ class AuditRecord:
     """Why it was refused or failed, or a summary of the evidence."""
     prompt: str | None = None
     """Prompt alias moves, e.g. ``quickstart.qa_terse@production: 1 -> 2``."""
+    seq: int | None = None
+    """The record's place in the chain (1 = the first chained record; None: written
+    before the chain existed)."""
+    previous_digest: str | None = None
+    """The digest of the record before it ("" for the first record of a log)."""
     digest: str = ""
     intact: bool = True
     """False when the stored content no longer matches its digest."""
@@ -62,11 +72,14 @@ class AuditRecord:
         return data
 
 
+_CHAIN = ("seq", "previous_digest")
 _CONTENT = tuple(f.name for f in fields(AuditRecord) if f.name not in ("digest", "intact"))
 
 
-def content_digest(data: dict[str, Any]) -> str:
-    payload = {k: data.get(k) for k in _CONTENT}
+def content_digest(data: Mapping[str, Any]) -> str:
+    """sha256 of a record's content (its chain fields included when it has them)."""
+    chained = data.get("seq") is not None
+    payload = {k: data.get(k) for k in _CONTENT if chained or k not in _CHAIN}
     payload["evidence_run_ids"] = list(payload.get("evidence_run_ids") or ())
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -106,9 +119,29 @@ def new_record(
     return AuditRecord(**data, digest=content_digest(data))
 
 
+def sealed(record: AuditRecord, head: Mapping[str, Any] | None) -> AuditRecord:
+    """``record`` as the next link after ``head`` (the chain's newest record, or its
+    ``seq`` / ``digest``; None: an empty log)."""
+    seq = 1
+    if head is not None and head.get("seq") is not None:
+        try:
+            seq = int(head["seq"]) + 1
+        except (TypeError, ValueError):
+            seq = 1
+    previous = "" if head is None else str(head.get("digest") or "")
+    data = {**record.to_dict(), "seq": seq, "previous_digest": previous}
+    return replace(record, seq=seq, previous_digest=previous, digest=content_digest(data))
+
+
 def write(record: AuditRecord, *, tracking_uri: str | None = None) -> str:
-    """Append ``record`` to its experiment's log (refused when its event id exists)."""
-    return registry.append_audit(record.experiment, record.to_dict(), uri=tracking_uri)
+    """Append ``record`` to its experiment's log as the chain's next link (refused when
+    its event id exists)."""
+    return registry.append_audit(
+        record.experiment,
+        record.to_dict(),
+        uri=tracking_uri,
+        seal=lambda head: sealed(record, head).to_dict(),
+    )
 
 
 class Details(TypedDict, total=False):
@@ -168,6 +201,12 @@ def _from_stored(data: dict[str, Any]) -> AuditRecord:
     for key in ("reason", "detail", "digest"):
         values[key] = str(values.get(key) or "")
     values["evidence_run_ids"] = tuple(values.get("evidence_run_ids") or ())
+    try:
+        values["seq"] = None if values.get("seq") is None else int(values["seq"])
+    except (TypeError, ValueError):
+        values["seq"] = -1  # not a number: not a record the workbench wrote
+    if values.get("previous_digest") is not None:
+        values["previous_digest"] = str(values["previous_digest"])
     intact = not data.get("unreadable") and data.get("digest") == content_digest(data)
     return AuditRecord(**values, intact=bool(intact))
 
@@ -191,6 +230,7 @@ AUDIT_COLUMNS = (
     "prompt",
     "evidence_run_ids",
     "event_id",
+    "seq",
     "intact",
 )
 
@@ -203,5 +243,6 @@ def audit_frame(experiment: str, *, tracking_uri: str | None = None) -> pd.DataF
     for record in reversed(audit_log(experiment, tracking_uri=tracking_uri)):
         row = asdict(record)
         row["evidence_run_ids"] = ", ".join(record.evidence_run_ids)
+        row["seq"] = "" if record.seq is None else str(record.seq)
         rows.append({c: row[c] for c in AUDIT_COLUMNS})
     return pd.DataFrame(rows, columns=list(AUDIT_COLUMNS))

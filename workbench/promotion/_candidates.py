@@ -1,11 +1,14 @@
 """Does a variant qualify as a candidate? The release gates, then the champion.
 
 A variant qualifies when it passes the run's gate policy and beats the current champion:
-a significant improvement on the policy's ``primary_metric`` and no significant
-regression on its ``guard_metrics``, paired on the samples both were run on (same id and
-same question), Holm-corrected across the metrics tested (pass rate, the primary metric
-and the guards; :func:`workbench.analysis.compare_grid`). With no champion, passing the
-gates is enough.
+a significant improvement on the policy's ``primary_metric`` (Holm-corrected across the
+metrics compared, :func:`workbench.analysis.compare_grid`) and, on every
+``guard_metrics``, evidence that it is no worse than the champion by more than the
+guard's margin (:func:`workbench.analysis.non_inferiority`: a one-sided paired test
+against ``-margin``; "no significant regression" would be absence of evidence), paired
+on the samples both were run on (same id and same question). A guard with too few
+pairs fails with the number of pairs needed. With no champion, passing the gates is
+enough.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from workbench.tracking.read import read_table
 if TYPE_CHECKING:
     import pandas as pd
 
+    from workbench.analysis import NonInferiority
     from workbench.promotion._bundle import Bundle
     from workbench.records import GateDecision, MetricInfo
     from workbench.spec import GatePolicy
@@ -45,6 +49,8 @@ class Candidacy:
     comparison: pd.DataFrame | None = None
     """``compare_grid`` rows: champion (a) against this variant (b)."""
     n_shared: int = 0
+    guards: dict[str, NonInferiority] = field(default_factory=dict)
+    """Per guard metric: the non-inferiority test against the champion."""
     notes: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     """Why it does not qualify (empty: it qualifies)."""
@@ -89,6 +95,20 @@ class Candidacy:
             "n_shared": self.n_shared,
             "primary": metric(self.policy.primary_metric),
             "guards": [m for g in self.policy.guard_metrics if (m := metric(g))],
+            "non_inferiority": [
+                {
+                    "metric": name,
+                    "margin": test.margin,
+                    "diff": _num(test.diff),
+                    "lower": _num(test.lower),
+                    "p": _num(test.p_value),
+                    "n": test.n,
+                    "holds": test.holds,
+                    "samples_needed": _num(test.samples_needed),
+                    "text": test.text("the champion"),
+                }
+                for name, test in self.guards.items()
+            ],
             "notes": self.notes,
             "reasons": self.reasons,
         }
@@ -227,13 +247,38 @@ def evaluate(
             f"primary metric {policy.primary_metric} does not improve significantly on the "
             f"champion v{champion}: {detail}"
         )
-    for guard in policy.guard_metrics:
-        row = out.row(guard)
-        if row is not None and row["verdict"] == "worse":
-            out.reasons.append(f"guard metric {guard} regresses significantly: {_describe(row)}")
-        elif row is not None and row["verdict"] == "not tested":
-            out.notes.append(f"guard metric {guard} could not be tested ({row['note']})")
+    _guards(out, their, ours, infos)
     return out
+
+
+def _guards(
+    out: Candidacy,
+    champion_rows: pd.DataFrame,
+    candidate_rows: pd.DataFrame,
+    infos: list[MetricInfo],
+) -> None:
+    """Each guard metric: shown non-inferior to the champion within its margin, or a reason."""
+    from workbench.analysis import non_inferiority
+
+    directions = {i.name: i.higher_is_better for i in infos}
+    keys = ["sample_id", "question"]
+    for guard in out.policy.guard_metrics:
+        column = "passed" if guard == "pass_rate" else guard
+        if column not in champion_rows.columns or column not in candidate_rows.columns:
+            out.reasons.append(f"guard metric {guard}: not scored on both sides")
+            continue
+        pairs = champion_rows[[*keys, column]].merge(
+            candidate_rows[[*keys, column]], on=keys, suffixes=("_a", "_b")
+        )
+        test = non_inferiority(
+            pairs[f"{column}_a"].to_numpy(dtype=float),
+            pairs[f"{column}_b"].to_numpy(dtype=float),
+            out.policy.margin(guard),
+            higher_is_better=directions.get(guard, True),
+        )
+        out.guards[guard] = test
+        line = f"guard metric {guard}: {test.text(f'the champion v{out.champion}')}"
+        (out.notes if test.holds else out.reasons).append(line)
 
 
 def _dataset_digest(loaded: LoadedRun, vid: str, tracking_uri: str | None) -> str | None:

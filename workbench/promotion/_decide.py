@@ -21,8 +21,10 @@ from workbench.errors import (
     did_you_mean,
 )
 from workbench.promotion import _audit, _roles
-from workbench.promotion._aliases import PromptMove, describe, prompt_moves
+from workbench.promotion._aliases import PromptMove, describe, move_steps, prompt_moves, texts
 from workbench.promotion._bundle import load_bundle
+from workbench.promotion._describe import append_decision
+from workbench.promotion._integrity import refuse_if_inconsistent
 from workbench.promotion._intent import clear_intent, recover_locked, write_intent
 from workbench.promotion._tags import PENDING, T_PREVIOUS, decision_tags, now
 from workbench.promotion._transaction import StepFailed, Transaction
@@ -127,6 +129,8 @@ def _decide(
             raise refuse(
                 NotFoundError(f"'{experiment}' has no candidates yet", hint="workbench propose ...")
             )
+        if action != "reject":  # a rejection builds on nothing: allowed while inconsistent
+            refuse_if_inconsistent(experiment, uri, refuse)
         target: str | None
         if action == "rollback":
             info, target = _rollback_target(experiment, current, uri, refuse)
@@ -240,25 +244,14 @@ def _apply(change: _Change, actor: User, reason: str, uri: str) -> Decision:
     write_intent(experiment, record, actor, version, current, moves, old_tags, uri)
     steps = Transaction()
     try:
-        if target != current:
-            steps.run(
-                f"alias {experiment}@champion",
-                partial(registry.set_champion, experiment, target, uri),
-                partial(registry.set_champion, experiment, current, uri),
-            )
-        for move in moves:
-            steps.run(
-                f"alias {move.name}@production",
-                partial(registry.set_prompt_alias, move.name, registry.PRODUCTION, move.after, uri),
-                partial(
-                    registry.set_prompt_alias, move.name, registry.PRODUCTION, move.before, uri
-                ),
-            )
+        move_steps(steps, experiment, current, target, moves, uri)
         steps.run(
             f"tags of version {version}",
             partial(registry.set_version_tags, experiment, version, tags, uri),
             partial(registry.set_version_tags, experiment, version, old_tags, uri),
         )
+        moved = f"champion {current or '-'} -> {target or '-'}"
+        append_decision(steps, change.info, action, moved, actor, reason, uri)
         steps.run("audit record", partial(_audit.write, record, tracking_uri=uri))
     except StepFailed as failed:
         raise _undone(change, steps, failed, actor, reason, uri) from failed.exc
@@ -269,7 +262,7 @@ def _apply(change: _Change, actor: User, reason: str, uri: str) -> Decision:
         version=version,
         previous_champion=current,
         champion=target,
-        prompt_moves=tuple((describe(moves) or "").split("; ")) if moves else (),
+        prompt_moves=texts(moves),
         audit_event=record.event_id,
     )
 

@@ -11,6 +11,8 @@ from workbench.errors import NotFoundError, PromotionError, WorkbenchError
 from workbench.promotion import _audit, _roles
 from workbench.promotion._bundle import Bundle, bundle_from_run, load_bundle
 from workbench.promotion._candidates import Candidacy, evaluate
+from workbench.promotion._describe import proposal_markdown
+from workbench.promotion._integrity import refuse_if_inconsistent
 from workbench.promotion._tags import PENDING, now, proposal_tags
 from workbench.promotion._types import Candidate, NotACandidate
 from workbench.records import RunResult
@@ -90,18 +92,22 @@ def propose(
     user: User | None = None,
     policy: GatePolicy | str | Path | None = None,
     tracking_uri: str | None = None,
+    reason: str = "",
 ) -> Candidate:
     """Register a qualifying variant as a pending candidate (scientists and leads).
 
-    Refusals (role, gates, no significant improvement, a guard regression, a duplicate)
-    raise and are audited; :class:`NotACandidate` carries the evidence."""
+    ``reason``: why (default: the evidence in one line); it heads the version's MLflow
+    description, which carries the evidence as markdown (:mod:`._describe`).
+    Refusals (role, aliases moved outside the workbench, gates, no significant
+    improvement, a guard regression, a duplicate) raise and are audited;
+    :class:`NotACandidate` carries the evidence."""
     uri = ensure_store(tracking_uri)
     actor = _roles.acting_user(user)
     run_id = _source_run(source)
     variant = _variant_of(run_id, variant, uri)
     loaded = load_experiment(run_id, tracking_uri=uri)
     experiment = loaded.experiment
-    context: _audit.Details = {"evidence_run_ids": [loaded.run_id]}
+    context: _audit.Details = {"evidence_run_ids": [loaded.run_id], "reason": reason}
 
     def refuse(error: WorkbenchError) -> WorkbenchError:
         return _audit.refuse(uri, actor, experiment, "propose", error, **context)
@@ -109,6 +115,7 @@ def propose(
     if not _roles.allowed(actor, "propose"):
         raise refuse(_roles.denial(actor, "propose", experiment))
     with registry.promotion_lock(experiment, uri):
+        refuse_if_inconsistent(experiment, uri, refuse)
         try:
             candidacy = check(
                 loaded.run_id, variant=variant, policy=policy, tracking_uri=uri, record_gate=True
@@ -140,7 +147,7 @@ def propose(
         except WorkbenchError as exc:
             raise refuse(exc) from None
         try:
-            info = _register(bundle, candidacy, actor, uri)
+            info = _register(bundle, candidacy, actor, reason, uri)
         except WorkbenchError as exc:
             _audit.record_attempt(
                 uri, actor, experiment, "propose", "failed", detail=str(exc), **context
@@ -157,6 +164,7 @@ def propose(
             previous_champion=champion,
             champion_after=champion,
             evidence_run_ids=evidence,
+            reason=reason,
         )
         return Candidate.from_version(info, uri, champion)
 
@@ -171,9 +179,13 @@ def _pending_twin(experiment: str, variant_id: str, uri: str) -> VersionInfo | N
     return None
 
 
-def _register(bundle: Bundle, candidacy: Candidacy, actor: User, uri: str) -> VersionInfo:
-    """The bundle as a new version of the experiment's registered model, with its evidence."""
+def _register(
+    bundle: Bundle, candidacy: Candidacy, actor: User, reason: str, uri: str
+) -> VersionInfo:
+    """The bundle as a new version of the experiment's registered model, with its evidence
+    (in artifacts, tags and, for the MLflow UI, the version's markdown description)."""
     experiment = candidacy.experiment
+    when = now()
     tables = {}
     if candidacy.comparison is not None:
         tables["evidence/comparison.json"] = candidacy.comparison
@@ -187,7 +199,7 @@ def _register(bundle: Bundle, candidacy: Candidacy, actor: User, uri: str) -> Ve
             "workbench.proposed_by": actor.name,
             "workbench.source_run": bundle.source_run_id,
         },
-        version_tags=proposal_tags(bundle, candidacy, actor, candidacy.champion, now()),
+        version_tags=proposal_tags(bundle, candidacy, actor, candidacy.champion, when),
         artifacts={
             registry.BUNDLE_FILE: bundle.to_json(),
             "evidence/gate_decision.json": candidacy.gate.to_dict(),
@@ -199,6 +211,6 @@ def _register(bundle: Bundle, candidacy: Candidacy, actor: User, uri: str) -> Ve
             },
         },
         tables=tables,
-        description=f"{bundle.variant}: {candidacy.text()}"[:4000],
+        description=proposal_markdown(candidacy, bundle, actor, reason, when, uri),
         uri=uri,
     )

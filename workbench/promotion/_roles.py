@@ -8,15 +8,22 @@ from typing import Literal
 from workbench.errors import PermissionDenied
 from workbench.users import User, cli_user, load_users
 
-Action = Literal["propose", "approve", "reject", "rollback"]
+Action = Literal["propose", "approve", "reject", "rollback", "reconcile"]
 
 ALLOWED: dict[str, tuple[str, ...]] = {
     "propose": ("scientist", "lead"),
     "approve": ("lead",),
     "reject": ("lead",),
     "rollback": ("lead",),
+    "reconcile": ("lead",),
 }
-_VERB = {"propose": "propose", "approve": "approve", "reject": "reject", "rollback": "roll back"}
+_VERB = {
+    "propose": "propose",
+    "approve": "approve",
+    "reject": "reject",
+    "rollback": "roll back",
+    "reconcile": "reconcile",
+}
 
 
 def acting_user(user: User | None = None) -> User:

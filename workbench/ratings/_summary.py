@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,7 @@ from workbench.ratings._types import RUBRIC, RatingError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from workbench.gates import Calibration
     from workbench.records import MetricInfo
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "RATING_COLUMNS",
     "RatingsSummary",
     "agreement_table",
+    "calibration",
     "human_scores",
     "pairwise_frame",
     "summarize",
@@ -194,6 +196,39 @@ def human_scores(ratings: pd.DataFrame, criterion: str = "correctness") -> pd.Da
     return frame.rename(columns={"sample_id": "item"}).dropna(subset=["human_score"])
 
 
+def _thresholds(
+    samples: pd.DataFrame, metrics: Sequence[MetricInfo], given: Mapping[str, float] | None
+) -> dict[str, float]:
+    """The pass threshold per metric: ``given``, else 0.5 for values within [0, 1]."""
+    import numpy as np
+
+    out: dict[str, float] = {}
+    for info in metrics:
+        if given is not None and info.name in given:
+            out[info.name] = float(given[info.name])
+        elif info.name in samples.columns and info.name != "pass_rate":
+            values = samples[info.name].to_numpy(dtype=float)
+            values = values[~np.isnan(values)]
+            if values.size and values.min() >= 0 and values.max() <= 1:
+                out[info.name] = 0.5
+    return out
+
+
+def calibration(
+    metric_agreement: pd.DataFrame | None, criterion: str = "correctness"
+) -> dict[str, Calibration]:
+    """Per metric, Cohen's kappa against people and its n (the gates' ``calibration``)."""
+    from workbench.gates import Calibration
+
+    if metric_agreement is None or metric_agreement.empty:
+        return {}
+    rows = metric_agreement[metric_agreement["human"] == criterion]
+    return {
+        str(r["metric"]): Calibration(float(r["kappa"]), int(r["n"]))
+        for r in rows.to_dict(orient="records")
+    }
+
+
 @dataclass
 class RatingsSummary:
     """Everything the Ratings page shows; each frame comes from ``workbench.analysis``."""
@@ -217,10 +252,19 @@ def summarize(
     confidence: float = 0.95,
     seed: int = 0,
     n_resamples: int = 1000,
+    thresholds: Mapping[str, float] | None = None,
+    min_ratings: int | None = None,
+    min_kappa: float | None = None,
 ) -> RatingsSummary:
     """Win rates (Wilson) and Bradley-Terry strengths per variant, agreement per criterion,
     each rater's position bias and, given the run's ``samples``, how well every automatic
-    metric agrees with the human scores (per criterion, ``human`` column)."""
+    metric agrees with the human scores (per criterion, ``human`` column).
+
+    Cohen's kappa is taken at each metric's pass threshold: ``thresholds`` (the policy's
+    or the experiment's), else 0.5 for a metric whose values lie in [0, 1] (the
+    ``threshold`` column says which). A metric is flagged (``disagrees``) only from
+    ``min_ratings`` matched ratings and below ``min_kappa`` (defaults:
+    :data:`workbench.analysis.MIN_RATINGS`, :data:`~workbench.analysis.MIN_KAPPA`)."""
     import pandas as pd
 
     from workbench import analysis
@@ -255,8 +299,11 @@ def summarize(
                     human_scores(current, criterion),
                     samples,
                     metrics,
+                    thresholds=_thresholds(samples, metrics, thresholds),
                     human_threshold=HUMAN_THRESHOLDS[criterion],
                     alpha=1 - confidence,
+                    min_n=analysis.MIN_RATINGS if min_ratings is None else min_ratings,
+                    min_kappa=analysis.MIN_KAPPA if min_kappa is None else min_kappa,
                 )
             except analysis.InsufficientDataError as exc:
                 summary.notes.append(f"metric-human agreement ({criterion}): {exc}")

@@ -10,12 +10,28 @@ from typing import Any
 
 @dataclass(frozen=True)
 class RuleResult:
+    """One rule's verdict. ``value`` is the number decided on (the one-sided bound, or the
+    estimate when the policy asks for ``point``); ``bound`` is the policy's threshold."""
+
     rule: str
     value: float
     op: str
     bound: float
     passed: bool
     note: str = ""
+    estimate: float = math.nan
+    """The point estimate (the pass rate, the p95, the mean), NaN when unknown."""
+    n: int | None = None
+    """How many values the estimate and its bound rest on."""
+    basis: str = "bound"
+    """``bound`` (a one-sided 95 % bound), ``point`` (the estimate), ``count`` or ``share``."""
+    method: str = ""
+    """How ``value`` was obtained (``Wilson score``, ``order statistic X(58) of 60``, ...)."""
+    samples_needed: float | None = None
+    """For a failed bound: samples needed for it to clear the threshold at this estimate
+    (``inf``: no number would)."""
+    status: str = ""
+    """``uncalibrated``: an LLM-judged metric whose agreement with people is unproven."""
 
     @property
     def shown_bound(self) -> str:

@@ -237,8 +237,42 @@ class JudgeSpec(_Strict):
     )
 
 
+RuleBasis = Literal["bound", "point"]
+GATE_RULES: tuple[str, ...] = (
+    "pass_rate_lower_bound",
+    "high_severity_rate",
+    "p95_latency_s",
+    "cost_per_success_usd",
+    "error_rate",
+)
+"""Rules of a gate policy that are decided on a bound (besides the metrics: ones)."""
+
+
+class CalibrationPolicy(_Strict):
+    """When an LLM-judged metric may decide a gate: its agreement with people is shown."""
+
+    min_kappa: float = Field(
+        0.4,
+        ge=-1,
+        le=1,
+        description="Cohen's kappa of the judge's verdict against people's, at the metric's "
+        "threshold, must reach this (0.4: moderate agreement).",
+    )
+    min_ratings: int = Field(30, ge=1, description="... on at least this many rated answers.")
+    uncalibrated: Literal["fail", "report"] = Field(
+        "report",
+        description="A rule on an uncalibrated judge metric: 'fail' it, or 'report' it "
+        "(decided on its bound, marked uncalibrated).",
+    )
+
+
 class GatePolicy(_Strict):
-    """Release gates: every rule must hold for a variant to pass. Omitted rules are not checked."""
+    """Release gates: every rule must hold for a variant to pass. Omitted rules are not checked.
+
+    Each rule is decided on a one-sided 95 % bound that errs against the candidate (the
+    lower bound of what should be high, the upper bound of what should be low) unless
+    ``bound`` says ``point`` for it.
+    """
 
     name: str = "default"
     version: str = "1"
@@ -246,24 +280,74 @@ class GatePolicy(_Strict):
         None,
         ge=0,
         le=1,
-        description="The 95 % Wilson lower bound of the pass rate must reach this.",
+        description="The one-sided 95 % Wilson lower bound of the pass rate must reach this.",
     )
-    max_high_severity_findings: int | None = Field(0, ge=0)
-    max_p95_latency_s: float | None = Field(None, gt=0)
-    max_cost_per_success_usd: float | None = Field(None, ge=0)
-    max_error_rate: float | None = Field(None, ge=0, le=1)
+    max_high_severity_findings: int | None = Field(
+        0, ge=0, description="High-severity safety findings allowed in the run (a count)."
+    )
+    max_high_severity_rate: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Upper bound (Wilson) of the share of answers with a high-severity finding.",
+    )
+    max_p95_latency_s: float | None = Field(
+        None, gt=0, description="Upper bound (order statistic) of the p95 latency."
+    )
+    max_cost_per_success_usd: float | None = Field(
+        None, ge=0, description="Upper bound of the cost per successful task."
+    )
+    max_error_rate: float | None = Field(
+        None, ge=0, le=1, description="Upper bound (Wilson) of the error rate."
+    )
     max_unscored_fraction: float | None = Field(
         None, ge=0, le=1, description="Per metric: the share of samples a metric could not score."
     )
     metrics: dict[str, Annotated[str, Field(pattern=_THRESHOLD)]] = Field(
-        default_factory=dict, description="Metric means, e.g. {semantic_similarity: '>= 0.6'}."
+        default_factory=dict,
+        description="Metric means, e.g. {semantic_similarity: '>= 0.6'} (decided on the "
+        "mean's lower bound for >=, its upper bound for <=).",
+    )
+    bound: dict[str, RuleBasis] = Field(
+        default_factory=dict,
+        description="Per rule: 'bound' (the default) or 'point' (decide on the estimate "
+        "alone), e.g. {p95_latency_s: point}. Keys: " + ", ".join(GATE_RULES) + " or a "
+        "metric of metrics:.",
     )
     primary_metric: str = Field(
         "pass_rate", description="What a challenger must improve (promotion)."
     )
     guard_metrics: list[str] = Field(
-        default_factory=list, description="What a challenger must not significantly regress."
+        default_factory=list,
+        description="What a challenger must be shown no worse on than the champion, by more "
+        "than the guard's margin (a one-sided non-inferiority test).",
     )
+    guard_margin: float = Field(
+        0.05, ge=0, description="Non-inferiority margin of a guard, in the metric's units."
+    )
+    guard_margins: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict, description="Per guard metric: its own margin."
+    )
+    judge_calibration: CalibrationPolicy = CalibrationPolicy()
+
+    @model_validator(mode="after")
+    def _known_rules(self) -> GatePolicy:
+        from workbench.errors import did_you_mean
+
+        known = (*GATE_RULES, *self.metrics)
+        for rule in self.bound:
+            if rule not in known:
+                hint = did_you_mean(rule, known)
+                raise ValueError(
+                    f"bound.{rule}: not a rule of this policy"
+                    + (f" ({hint})" if hint else "")
+                    + f"; rules: {', '.join(known)}"
+                )
+        return self
+
+    def margin(self, guard: str) -> float:
+        """The non-inferiority margin of ``guard``."""
+        return self.guard_margins.get(guard, self.guard_margin)
 
 
 class ExperimentSpec(_Strict):

@@ -206,6 +206,11 @@ def set_version_tags(
             mlflow_client.set_model_version_tag(name, number, key, value)
 
 
+def set_version_description(name: str, number: str, text: str, uri: str | None = None) -> None:
+    """Replace a version's description (markdown, shown on its page in the MLflow UI)."""
+    process_client(uri).update_model_version(name, str(number), description=text)
+
+
 def _model_artifact(mlflow_client: Any, model_id: str, path: str, tmp: str) -> Path:
     import mlflow
 
@@ -287,14 +292,19 @@ def set_model_tag(name: str, key: str, value: str | None, uri: str | None = None
 
 
 @contextlib.contextmanager
-def promotion_lock(name: str, uri: str | None = None) -> Iterator[None]:
-    """Serialise decisions on one registered model (a file lock for a local sqlite store;
-    a server store relies on the short read-check-move window)."""
+def side_lock(kind: str, name: str, uri: str | None = None) -> Iterator[None]:
+    """A file lock ``<store>.<kind>-<name>.lock`` beside a local sqlite store (a server
+    store: no lock; it relies on the short read-check-write window)."""
     uri = ensure_store(uri)
     path = sqlite_path(uri)
     if path is None:
         yield
         return
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
-    with file_lock(path.with_name(f"{path.name}.promotion-{safe}.lock")):
+    with file_lock(path.with_name(f"{path.name}.{kind}-{safe}.lock")):
         yield
+
+
+def promotion_lock(name: str, uri: str | None = None) -> contextlib.AbstractContextManager[None]:
+    """Serialise decisions on one registered model."""
+    return side_lock("promotion", name, uri)

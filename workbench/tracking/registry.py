@@ -11,8 +11,10 @@ model tags, the decision lock), ``_prompts`` (the Prompt Registry and its aliase
 from workbench.tracking._audit_log import (
     AUDIT_DIR,
     AUDIT_ROLE,
+    HEAD_TAG,
     AuditRecordExists,
     append_audit,
+    chain_head,
     read_audit,
 )
 from workbench.tracking._model_registry import (
@@ -30,6 +32,7 @@ from workbench.tracking._model_registry import (
     registered_model_exists,
     set_champion,
     set_model_tag,
+    set_version_description,
     set_version_tags,
     version,
     versions,
@@ -48,6 +51,7 @@ __all__ = [
     "AUDIT_ROLE",
     "BUNDLE_FILE",
     "CHAMPION",
+    "HEAD_TAG",
     "PRODUCTION",
     "STATUS",
     "AuditRecordExists",
@@ -55,6 +59,7 @@ __all__ = [
     "RunInfo",
     "VersionInfo",
     "append_audit",
+    "chain_head",
     "champion",
     "delete_champion",
     "model_json",
@@ -71,6 +76,7 @@ __all__ = [
     "set_champion",
     "set_model_tag",
     "set_prompt_alias",
+    "set_version_description",
     "set_version_tags",
     "version",
     "versions",
