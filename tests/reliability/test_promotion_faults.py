@@ -58,7 +58,7 @@ def challenger(acme_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     wt.script("base", promo._answer(0.0, 1))
     wt.script("better", promo._answer(0.3, 1))
     text = promo.SPEC.format(
-        sample=12,
+        sample=24,  # the guards need 20 pairs to show non-inferiority
         prompts="qa_terse@1, qa_grounded@1",
         models="scripted:base, scripted:better",
         retrievers="none",
