@@ -25,6 +25,11 @@ app = typer.Typer(
 )
 _STATE: dict[str, Any] = {"debug": False}
 
+ExperimentOrRun = Annotated[
+    str, typer.Argument(help="Experiment name (its newest run) or an MLflow run id.")
+]
+"""The first argument of every command that reads a logged run."""
+
 
 def console(stderr: bool = False) -> Any:
     from rich.console import Console

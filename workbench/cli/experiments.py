@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from workbench.cli._app import app, console
+from workbench.cli._app import ExperimentOrRun, app, console
 from workbench.errors import GateFailed
 
 
@@ -60,9 +60,7 @@ def run(
 
 @app.command()
 def gate(
-    experiment: Annotated[
-        str, typer.Argument(help="Experiment name (its newest run) or an MLflow run id.")
-    ],
+    experiment: ExperimentOrRun,
     variant: Annotated[
         str | None, typer.Option(help="Variant id, id prefix or label (default: the best).")
     ] = None,
@@ -92,9 +90,7 @@ def gate(
 
 @app.command()
 def compare(
-    experiment: Annotated[
-        str, typer.Argument(help="Experiment name (its newest run) or an MLflow run id.")
-    ],
+    experiment: ExperimentOrRun,
     baseline: Annotated[
         str | None, typer.Option(help="Variant to compare against (default: the grid's first).")
     ] = None,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from workbench.cli._app import app, console
+from workbench.cli._app import ExperimentOrRun, app, console
 from workbench.errors import ConfigError, PermissionDenied
 
 if TYPE_CHECKING:
@@ -28,9 +28,7 @@ Reason = Annotated[
 
 @app.command()
 def propose(
-    experiment: Annotated[
-        str, typer.Argument(help="Experiment name (its newest run) or an MLflow run id.")
-    ],
+    experiment: ExperimentOrRun,
     variant: Annotated[
         str | None, typer.Option(help="Variant id, id prefix or label (default: the run's best).")
     ] = None,
